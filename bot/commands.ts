@@ -1,0 +1,118 @@
+/** The operator commands that exist today (ARCHITECTURE.md §3). One definition each; every transport shares them. */
+import { z } from 'zod';
+import type { KillReport, StatusView } from '../engine/api.js';
+import { formatPct, formatQty, formatUsd } from '../engine/money.js';
+import { defineCommand, usage, type CommandDef } from './registry.js';
+
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `30m`, `2h`, `1d` → milliseconds; at most 30 days. */
+export const durationSchema = z
+  .string()
+  .regex(/^\d{1,4}[mhd]$/, 'use a number and a unit, e.g. 30m, 2h or 1d')
+  .transform((s) => Number(s.slice(0, -1)) * UNIT_MS[s.slice(-1) as keyof typeof UNIT_MS])
+  .refine((ms) => ms > 0 && ms <= 30 * UNIT_MS.d, 'must be between 1m and 30d');
+
+export function renderStatus(s: StatusView): string {
+  const state = s.risk.state === 'ACTIVE' ? 'running' : s.risk.state === 'REDUCING' ? 'paused' : 'halted';
+  const lines = [
+    `Mode ${s.mode.toUpperCase()} · state ${state} (${s.risk.state}) since ${iso(s.risk.since)} by ${s.risk.by}: ${s.risk.reason}`,
+    `Market: ${s.market}${s.marketTime !== undefined ? ` · bar ${iso(s.marketTime)}` : ' · no bar yet'}`,
+    `Strategy ${s.strategy} · broker: ${s.broker}`,
+    `Equity ${formatUsd(s.equity)} (${formatPct(s.equity / s.startingEquity - 1)} since start) · cash ${formatUsd(s.cash)} · today ${formatUsd(s.dayPnl)}`,
+  ];
+  if (s.positions.length === 0) lines.push('Positions: none');
+  else {
+    lines.push(`Positions (${s.positions.length}):`);
+    for (const p of s.positions) {
+      lines.push(`  ${p.symbol} ${formatQty(p.qty)} @ avg ${formatUsd(p.avgCost)} · now ${p.price !== undefined ? formatUsd(p.price) : 'n/a'} · value ${formatUsd(p.value)} · P&L ${formatUsd(p.unrealizedPnl)}`);
+    }
+  }
+  lines.push(
+    `Open orders ${s.openOrders} · last decision ${s.lastDecisionAt !== undefined ? iso(s.lastDecisionAt) : 'none yet'} · ` +
+      `health: ${s.health.barsProcessed} bars processed, inbox ${s.health.inboxDepth}${s.health.lastBarWallTime !== undefined ? `, last bar ${Math.round((Date.now() - s.health.lastBarWallTime) / 1000)}s ago` : ''}`,
+  );
+  return lines.join('\n');
+}
+
+export function renderKill(r: KillReport): string {
+  const lines = [r.alreadyHalted ? 'Already HALTED; repeated the flatten.' : 'HALTED.'];
+  lines.push(r.canceled.length ? `Canceled ${r.canceled.length} open order(s).` : 'No open orders to cancel.');
+  if (r.closes.length === 0) lines.push('No positions to close.');
+  for (const c of r.closes) {
+    const price = c.price !== undefined ? ` @ ${formatUsd(c.price)}` : '';
+    lines.push(`  close ${c.symbol} ${formatQty(c.qty)}: ${c.status}${price}${c.reason ? ` (${c.reason})` : ''}`);
+  }
+  lines.push(r.remaining.length === 0 ? 'Flat: no positions remain.' : `STILL HELD: ${r.remaining.map((p) => `${formatQty(p.qty)} ${p.symbol}`).join(', ')}. Check the broker.`);
+  return lines.join('\n');
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace('.000Z', 'Z');
+}
+
+export function buildCommands(): CommandDef[] {
+  const commands: CommandDef[] = [
+    defineCommand({
+      name: 'status',
+      description: 'mode, state, equity, cash, today’s P&L, positions, last decision, health',
+      role: 'viewer',
+      params: [],
+      run: (api) => ({ text: renderStatus(api.status()) }),
+    }),
+    defineCommand<{ duration?: number }>({
+      name: 'pause',
+      description: 'stop new entries (REDUCING); exits and stops still run. Optional duration: 30m, 2h, 1d',
+      role: 'operator',
+      params: [{ name: 'duration', schema: durationSchema, optional: true }],
+      run: (api, args, actor) => {
+        const result = api.pause(`${actor.transport}:${actor.id}`, args.duration);
+        return { text: result.ok ? `Paused: ${result.state.reason}. No new entries; exits still run.` : `Not paused: ${result.reason}` };
+      },
+    }),
+    defineCommand({
+      name: 'resume',
+      description: 'back to ACTIVE trading (asks for confirmation when HALTED)',
+      role: 'operator',
+      params: [],
+      confirm: (api) => (api.status().risk.state === 'HALTED' ? 'Trading is HALTED (kill switch). Resume trading with real orders?' : undefined),
+      run: (api, _args, actor) => {
+        const result = api.resume(`${actor.transport}:${actor.id}`);
+        return { text: result.ok ? 'Resumed: trading is ACTIVE.' : `Not resumed: ${result.reason}` };
+      },
+    }),
+    defineCommand({
+      name: 'kill',
+      description: 'HALT now, cancel every open order and close every position (asks for confirmation)',
+      role: 'operator',
+      params: [],
+      confirm: () => 'KILL: halt trading, cancel every open order and close every position at market?',
+      run: async (api, _args, actor) => ({ text: renderKill(await api.kill(`${actor.transport}:${actor.id}`)) }),
+    }),
+    defineCommand<{ n?: number }>({
+      name: 'trades',
+      description: 'the most recent fills (default 10)',
+      role: 'viewer',
+      params: [{ name: 'n', schema: z.coerce.number().int().min(1).max(100), optional: true }],
+      run: (api, args) => {
+        const trades = api.recentTrades(args.n ?? 10);
+        if (trades.length === 0) return { text: 'No trades yet.' };
+        return {
+          text: trades
+            .map((t) => `${iso(t.ts)} ${t.side.toUpperCase()} ${formatQty(t.qty)} ${t.symbol} @ ${formatUsd(t.price)} fee ${formatUsd(t.fee)}${t.side === 'sell' ? ` P&L ${formatUsd(t.realizedPnl)}` : ''}`)
+            .join('\n'),
+        };
+      },
+    }),
+  ];
+  commands.push(
+    defineCommand({
+      name: 'help',
+      description: 'this list',
+      role: 'viewer',
+      params: [],
+      run: () => ({ text: ['Commands:', ...commands.map((c) => `${usage(c)} (${c.role}): ${c.description}`), '/confirm <token>: confirm a pending command'].join('\n') }),
+    }),
+  );
+  return commands;
+}

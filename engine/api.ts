@@ -1,0 +1,72 @@
+/** The engine's public surface for the operator layer (bot/) and reports. Nothing else is reachable from there. */
+import type { Mode, OrderStatus, Position, RiskState, Symbol } from './types.js';
+
+export interface PositionView extends Position {
+  /** last close, USD; undefined before the first bar after start-up */
+  readonly price: number | undefined;
+  /** USD */
+  readonly value: number;
+  /** USD, against the average cost including buy fees */
+  readonly unrealizedPnl: number;
+}
+
+export interface StatusView {
+  readonly mode: Mode;
+  readonly risk: RiskState;
+  /** where the bars come from, e.g. the embedded synthetic market */
+  readonly market: string;
+  readonly broker: string;
+  readonly strategy: string;
+  /** open time of the last bar processed, ms UTC */
+  readonly marketTime: number | undefined;
+  readonly equity: number;
+  readonly cash: number;
+  readonly startingEquity: number;
+  /** USD since the start of the current UTC day (market time) */
+  readonly dayPnl: number;
+  readonly positions: readonly PositionView[];
+  readonly openOrders: number;
+  readonly lastDecisionAt: number | undefined;
+  readonly health: {
+    readonly inboxDepth: number;
+    readonly barsProcessed: number;
+    /** wall-clock ms of the last bar processed */
+    readonly lastBarWallTime: number | undefined;
+  };
+}
+
+export interface KillReport {
+  readonly alreadyHalted: boolean;
+  readonly canceled: readonly string[];
+  readonly closes: ReadonlyArray<{
+    readonly symbol: Symbol;
+    readonly qty: number;
+    readonly status: OrderStatus | 'pending' | 'denied';
+    readonly price?: number;
+    readonly reason?: string;
+  }>;
+  /** positions still held after the broker answered (should be none) */
+  readonly remaining: readonly Position[];
+}
+
+export type ControlResult = { readonly ok: true; readonly state: RiskState } | { readonly ok: false; readonly reason: string };
+
+export interface TradeView {
+  readonly ts: number;
+  readonly symbol: Symbol;
+  readonly side: 'buy' | 'sell';
+  readonly qty: number;
+  readonly price: number;
+  readonly fee: number;
+  readonly realizedPnl: number;
+}
+
+export interface EngineApi {
+  status(): StatusView;
+  /** REDUCING: no new entries; exits and stops still run. Refused while HALTED (that would lower the guard). */
+  pause(by: string, durationMs?: number): ControlResult;
+  resume(by: string): ControlResult;
+  /** HALTED first and persisted, then cancel everything and close every position; reports what the broker confirmed. */
+  kill(by: string): Promise<KillReport>;
+  recentTrades(limit: number): TradeView[];
+}

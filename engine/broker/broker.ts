@@ -1,0 +1,42 @@
+/**
+ * What execution needs from a venue. The simulated broker implements it now; the Alpaca adapter later.
+ * Only engine/execution.ts calls a broker.
+ */
+import type { BarBatch, Fill, OrderRequest, OrderState, Position } from '../types.js';
+
+export interface BrokerAccount {
+  /** USD */
+  readonly cash: number;
+  readonly positions: readonly Position[];
+}
+
+/** What the venue reported for one order event. */
+export type BrokerEvent =
+  | { readonly type: 'fill'; readonly fill: Fill }
+  | { readonly type: 'rejected'; readonly clientOrderId: string; readonly reason: string }
+  | { readonly type: 'canceled'; readonly clientOrderId: string };
+
+export interface Broker {
+  /** A short label for status lines, e.g. "simulated broker". */
+  readonly name: string;
+  /** Submit a market order. Resolves once the venue has accepted or rejected it (not when filled). */
+  submit(order: OrderRequest): Promise<OrderState>;
+  /** Look an order up by our own id: the way to resolve an ambiguous submit. */
+  findByClientId(clientOrderId: string): Promise<OrderState | undefined>;
+  openOrders(): Promise<OrderState[]>;
+  cancel(clientOrderId: string): Promise<OrderState | undefined>;
+  account(): Promise<BrokerAccount>;
+  /**
+   * Hand the venue new market data and collect what happened to orders because of it. A simulated venue
+   * fills here; a real one reports through its stream instead and returns nothing.
+   */
+  onMarketData(batch: BarBatch): BrokerEvent[];
+}
+
+/** Order rules a venue enforces; the gate checks them first so rejections are rare and explained. */
+export interface VenueRules {
+  /** smallest order value accepted, USD */
+  readonly minNotional: number;
+  /** quantity step, units */
+  readonly qtyIncrement: number;
+}

@@ -1,0 +1,151 @@
+/**
+ * The simulated venue used by backtest and sim. Market orders fill at the next bar's open of their symbol,
+ * moved against the trader by the slippage, with a fee on each side. It keeps its own account (a Ledger),
+ * like a real broker, and can save and restore it so a restarted sim continues with the same holdings.
+ */
+import { Ledger, QTY_EPSILON, type LedgerSnapshot } from '../ledger.js';
+import { floorToIncrement, USD_EPSILON } from '../money.js';
+import type { BarBatch, OrderRequest, OrderState } from '../types.js';
+import type { Broker, BrokerAccount, BrokerEvent, VenueRules } from './broker.js';
+
+export interface SimBrokerConfig extends VenueRules {
+  /** fraction of notional per side, e.g. 0.0025 */
+  readonly feeRate: number;
+  /** adverse price move per fill, in basis points */
+  readonly slippageBps: number;
+}
+
+export interface SimVenueState {
+  readonly account: LedgerSnapshot;
+  readonly open: OrderState[];
+  /** final orders kept for look-ups by client id (bounded) */
+  readonly recent: OrderState[];
+}
+
+const RECENT_LIMIT = 500;
+
+export class SimBroker implements Broker {
+  readonly name = 'simulated broker';
+  private readonly ledger: Ledger;
+  private open: OrderState[];
+  private recent: OrderState[];
+
+  constructor(
+    private readonly config: SimBrokerConfig,
+    initial: SimVenueState,
+  ) {
+    this.ledger = new Ledger(initial.account);
+    this.open = [...initial.open];
+    this.recent = [...initial.recent];
+  }
+
+  static fresh(config: SimBrokerConfig, equity: number): SimBroker {
+    return new SimBroker(config, { account: { cash: equity, positions: [], realizedPnl: 0 }, open: [], recent: [] });
+  }
+
+  async submit(order: OrderRequest): Promise<OrderState> {
+    const existing = this.lookup(order.clientOrderId);
+    if (existing) return this.finalize({ ...order, status: 'rejected', submittedAt: Date.now(), rejectReason: `duplicate client_order_id ${order.clientOrderId}` }, false);
+    const state: OrderState = { ...order, status: 'accepted', submittedAt: Date.now() };
+    const problem = this.validate(order);
+    if (problem) return this.finalize({ ...state, status: 'rejected', rejectReason: problem });
+    this.open.push(state);
+    return state;
+  }
+
+  async findByClientId(clientOrderId: string): Promise<OrderState | undefined> {
+    return this.lookup(clientOrderId);
+  }
+
+  async openOrders(): Promise<OrderState[]> {
+    return [...this.open];
+  }
+
+  async cancel(clientOrderId: string): Promise<OrderState | undefined> {
+    const order = this.open.find((o) => o.clientOrderId === clientOrderId);
+    if (!order) return this.lookup(clientOrderId);
+    this.open = this.open.filter((o) => o !== order);
+    return this.finalize({ ...order, status: 'canceled' });
+  }
+
+  async account(): Promise<BrokerAccount> {
+    return { cash: this.ledger.cash, positions: this.ledger.positions() };
+  }
+
+  onMarketData(batch: BarBatch): BrokerEvent[] {
+    const events: BrokerEvent[] = [];
+    const stillOpen: OrderState[] = [];
+    // Submission order: a rebalance's sells fill before its buys and fund them.
+    for (const order of this.open) {
+      const bar = batch.bars.get(order.symbol);
+      if (!bar) {
+        stillOpen.push(order);
+        continue;
+      }
+      events.push(this.fillAt(order, bar.open, batch.ts));
+    }
+    this.open = stillOpen;
+    return events;
+  }
+
+  /** Everything a restart needs to continue as the same venue. */
+  saveState(): SimVenueState {
+    return { account: this.ledger.snapshot(), open: [...this.open], recent: [...this.recent] };
+  }
+
+  private fillAt(order: OrderState, open: number, ts: number): BrokerEvent {
+    const slip = this.config.slippageBps / 10_000;
+    const fee = this.config.feeRate;
+    if (order.side === 'buy') {
+      const price = open * (1 + slip);
+      // A notional buy spends at most `notional` USD including its fee.
+      const wanted = order.qty ?? (order.notional ?? 0) / (price * (1 + fee));
+      const qty = floorToIncrement(wanted, this.config.qtyIncrement);
+      const cost = qty * price * (1 + fee);
+      if (qty <= 0 || qty * price < this.config.minNotional) return this.reject(order, `order below the minimum of $${this.config.minNotional} at fill`);
+      if (cost - this.ledger.cash > USD_EPSILON) {
+        return this.reject(order, `insufficient buying power: needs $${cost.toFixed(2)}, cash $${this.ledger.cash.toFixed(2)}`);
+      }
+      return this.fill(order, { qty, price, fee: qty * price * fee, ts });
+    }
+    const held = this.ledger.qty(order.symbol);
+    const requested = order.qty ?? 0;
+    if (requested - held > QTY_EPSILON) return this.reject(order, `insufficient quantity: sell ${requested}, held ${held}`);
+    const qty = Math.min(requested, held);
+    const price = open * (1 - slip);
+    return this.fill(order, { qty, price, fee: qty * price * fee, ts });
+  }
+
+  private fill(order: OrderState, f: { qty: number; price: number; fee: number; ts: number }): BrokerEvent {
+    const fill = { clientOrderId: order.clientOrderId, symbol: order.symbol, side: order.side, ...f };
+    this.ledger.apply(fill);
+    this.finalize({ ...order, status: 'filled' });
+    return { type: 'fill', fill };
+  }
+
+  private reject(order: OrderState, reason: string): BrokerEvent {
+    this.finalize({ ...order, status: 'rejected', rejectReason: reason });
+    return { type: 'rejected', clientOrderId: order.clientOrderId, reason };
+  }
+
+  private validate(order: OrderRequest): string | undefined {
+    const size = order.side === 'buy' ? order.notional ?? order.qty : order.qty;
+    if (size === undefined || !Number.isFinite(size) || size <= 0) return 'order size must be a positive number';
+    if (order.side === 'buy' && order.notional !== undefined && order.notional < this.config.minNotional) {
+      return `order below the minimum of $${this.config.minNotional}`;
+    }
+    return undefined;
+  }
+
+  private lookup(clientOrderId: string): OrderState | undefined {
+    return this.open.find((o) => o.clientOrderId === clientOrderId) ?? this.recent.find((o) => o.clientOrderId === clientOrderId);
+  }
+
+  private finalize(order: OrderState, remember = true): OrderState {
+    if (remember) {
+      this.recent.push(order);
+      if (this.recent.length > RECENT_LIMIT) this.recent = this.recent.slice(-RECENT_LIMIT);
+    }
+    return order;
+  }
+}

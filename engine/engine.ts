@@ -1,0 +1,396 @@
+/**
+ * The engine kernel: one serial pipeline for every mode.
+ *   bars → venue events (fills) → history → strategy → risk gate → execution → journal
+ * Backtest, sim, paper and live differ only in the clock, the feed and the broker handed in.
+ */
+import type { EngineApi, KillReport, StatusView, TradeView } from './api.js';
+import type { Broker, BrokerEvent } from './broker/broker.js';
+import type { Execution } from './execution.js';
+import { SerialInbox } from './inbox.js';
+import { Ledger, QTY_EPSILON } from './ledger.js';
+import { DAY_MS } from './market/feed.js';
+import { formatPct, formatQty, formatUsd } from './money.js';
+import type { Clock, Journal, Notifier, StateStore } from './ports.js';
+import type { GateView, RiskGate } from './risk/gate.js';
+import type { Strategy, StrategyContext } from './strategy/strategy.js';
+import type { BarBatch, Fill, Mode, OrderIntent, OrderState, RiskEvent, Symbol } from './types.js';
+
+export interface EngineDeps {
+  readonly mode: Mode;
+  readonly symbols: readonly Symbol[];
+  readonly strategy: Strategy;
+  readonly gate: RiskGate;
+  readonly broker: Broker;
+  readonly execution: Execution;
+  readonly journal: Journal;
+  readonly state: StateStore;
+  readonly notifier: Notifier;
+  /** market time */
+  readonly clock: Clock & { advanceTo?(ts: number): void };
+  readonly wallNow: () => number;
+  readonly marketDescription: string;
+  readonly startingEquity: number;
+  /** how long `/kill` waits for the broker to confirm its closing orders */
+  readonly killWaitMs: number;
+  readonly log: (level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
+}
+
+interface DayMark {
+  readonly day: number;
+  readonly startEquity: number;
+}
+
+const DAY_KEY = 'engine.day';
+/** closes kept per symbol; enough for any strategy's look-back */
+const HISTORY_LIMIT = 2_000;
+
+export class Engine implements EngineApi {
+  private readonly inbox = new SerialInbox();
+  private portfolio = new Ledger({ cash: 0, positions: [], realizedPnl: 0 });
+  private readonly prices = new Map<Symbol, number>();
+  private readonly history = new Map<Symbol, number[]>();
+  private readonly open = new Map<string, OrderState>();
+  private readonly waiters = new Map<string, Array<(order: OrderState) => void>>();
+  private lastDecisionAt: number | undefined;
+  private lastBarWallTime: number | undefined;
+  private barsProcessed = 0;
+  private day: DayMark | undefined;
+
+  constructor(private readonly deps: EngineDeps) {
+    for (const symbol of deps.symbols) this.history.set(symbol, []);
+  }
+
+  /**
+   * Start-up is recovery: take cash and positions from the broker, settle orders the journal thought were
+   * open, restore the gate state and day mark, and announce all of it before any trading.
+   */
+  async start(): Promise<void> {
+    const { broker, journal, gate, notifier, mode } = this.deps;
+    const account = await broker.account();
+    this.portfolio = new Ledger({ cash: account.cash, positions: account.positions, realizedPnl: 0 });
+    for (const order of await broker.openOrders()) this.open.set(order.clientOrderId, order);
+    for (const order of journal.openOrders()) {
+      if (this.open.has(order.clientOrderId)) continue;
+      const known = await broker.findByClientId(order.clientOrderId);
+      journal.recordOrder(known ?? { ...order, status: 'rejected', rejectReason: 'unknown to the broker at start-up' });
+    }
+    this.day = this.deps.state.get<DayMark>(DAY_KEY);
+    const risk = gate.state;
+    const restored = risk.by !== 'system' || risk.state !== 'ACTIVE';
+    const held = account.positions.map((p) => `${formatQty(p.qty)} ${p.symbol}`).join(', ') || 'none';
+    notifier.notify(
+      risk.state === 'ACTIVE' ? 'state' : 'critical',
+      `Started (${mode}). State ${risk.state}${restored ? ` restored: set ${new Date(risk.since).toISOString()} by ${risk.by} (${risk.reason})` : ''}. ` +
+        `Universe ${this.deps.symbols.join(', ')}. Market: ${this.deps.marketDescription}. Cash ${formatUsd(account.cash)}, positions ${held}, open orders ${this.open.size}.` +
+        (risk.state === 'HALTED' ? ' Trading stays halted until an operator sends /resume.' : ''),
+    );
+  }
+
+  /** Warm indicators with bars from before the first trading bar. No decisions, no orders. */
+  prime(batches: readonly BarBatch[]): void {
+    for (const batch of batches) this.absorbPrices(batch);
+  }
+
+  /** Queue one bar batch on the serial inbox. */
+  handleBars(batch: BarBatch): Promise<void> {
+    return this.inbox.run(() => this.processBars(batch));
+  }
+
+  /** Resolves once everything queued so far has run. */
+  drain(): Promise<void> {
+    return this.inbox.drain();
+  }
+
+  // ---- operator API: state changes apply at once (they never wait behind market data) ----
+
+  status(): StatusView {
+    const positions = this.portfolio.positions().map((p) => {
+      const price = this.prices.get(p.symbol);
+      const value = p.qty * (price ?? p.avgCost);
+      return { ...p, price, value, unrealizedPnl: value - p.qty * p.avgCost };
+    });
+    const equity = this.equity();
+    return {
+      mode: this.deps.mode,
+      risk: this.deps.gate.state,
+      market: this.deps.marketDescription,
+      broker: this.deps.broker.name,
+      strategy: this.deps.strategy.name,
+      marketTime: this.barsProcessed > 0 ? this.deps.clock.now() : undefined,
+      equity,
+      cash: this.portfolio.cash,
+      startingEquity: this.deps.startingEquity,
+      dayPnl: this.day ? equity - this.day.startEquity : 0,
+      positions,
+      openOrders: this.open.size,
+      lastDecisionAt: this.lastDecisionAt,
+      health: { inboxDepth: this.inbox.depth, barsProcessed: this.barsProcessed, lastBarWallTime: this.lastBarWallTime },
+    };
+  }
+
+  pause(by: string, durationMs?: number) {
+    const { gate } = this.deps;
+    if (gate.state.state === 'HALTED') return { ok: false as const, reason: 'trading is HALTED; a pause would lower the guard. Use /resume first if you mean it.' };
+    const until = durationMs !== undefined ? this.deps.wallNow() + durationMs : undefined;
+    const state = gate.setState('REDUCING', by, until ? `paused until ${new Date(until).toISOString()}` : 'paused by operator', until);
+    this.stateChanged(`Paused by ${by}: no new entries; exits and stops still run${until ? ` until ${new Date(until).toISOString()}` : ''}.`);
+    return { ok: true as const, state };
+  }
+
+  resume(by: string) {
+    const { gate } = this.deps;
+    const previous = gate.state.state;
+    if (previous === 'ACTIVE') return { ok: false as const, reason: 'trading is already ACTIVE' };
+    const state = gate.setState('ACTIVE', by, `resumed from ${previous}`);
+    this.stateChanged(`Resumed by ${by} (was ${previous}): trading is ACTIVE.`);
+    return { ok: true as const, state };
+  }
+
+  async kill(by: string): Promise<KillReport> {
+    const { gate, notifier } = this.deps;
+    const alreadyHalted = gate.state.state === 'HALTED';
+    if (!alreadyHalted) {
+      gate.setState('HALTED', by, 'kill switch');
+      this.riskEvent({ ts: this.deps.wallNow(), kind: 'state-change', reason: `HALTED by ${by} (kill switch)` });
+      notifier.notify('kill', `KILL by ${by}: trading HALTED. Cancelling open orders and closing all positions.`);
+    }
+    const sent = await this.inbox.run(async () => {
+      const canceled: string[] = [];
+      for (const order of await this.deps.execution.openOrders()) {
+        const result = await this.deps.execution.cancel(order.clientOrderId);
+        if (result?.status === 'canceled') {
+          canceled.push(order.clientOrderId);
+          this.applyBrokerEvent({ type: 'canceled', clientOrderId: order.clientOrderId });
+        }
+      }
+      const intents: OrderIntent[] = this.portfolio
+        .positions()
+        .map((p) => ({ symbol: p.symbol, side: 'sell', qty: p.qty, source: 'kill', reason: `kill switch by ${by}` }));
+      const orders = await this.submitAll(intents, this.deps.wallNow(), undefined);
+      return { canceled, orders };
+    });
+    const settled = await this.awaitFinal(sent.orders.flatMap((o) => (o.order ? [o.order] : [])), this.deps.killWaitMs);
+    const report: KillReport = {
+      alreadyHalted,
+      canceled: sent.canceled,
+      closes: sent.orders.map(({ intent, order, denied }) => {
+        const final = order ? settled.get(order.clientOrderId) ?? order : undefined;
+        const fill = final?.status === 'filled' ? this.lastFill.get(final.clientOrderId) : undefined;
+        return {
+          symbol: intent.symbol,
+          qty: intent.side === 'sell' ? intent.qty : 0,
+          status: denied !== undefined ? 'denied' : final?.status === 'accepted' || final?.status === 'new' ? 'pending' : final!.status,
+          ...(fill ? { price: fill.price } : {}),
+          ...(denied ?? final?.rejectReason ? { reason: denied ?? final?.rejectReason } : {}),
+        };
+      }),
+      remaining: this.portfolio.positions(),
+    };
+    return report;
+  }
+
+  recentTrades(limit: number): TradeView[] {
+    return this.deps.journal.recentFills(limit).map((f) => ({ ts: f.ts, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, fee: f.fee, realizedPnl: f.realizedPnl }));
+  }
+
+  /** USD, positions marked at the last close. */
+  equity(): number {
+    return this.portfolio.equity(this.prices);
+  }
+
+  /** Cash plus positions at the last close net of the exit fee: what the book would realize if sold now. */
+  liquidationValue(feeRate: number): number {
+    return this.portfolio.cash + this.portfolio.exposure(this.prices) * (1 - feeRate);
+  }
+
+  // ---- the pipeline ----
+
+  private readonly lastFill = new Map<string, Fill>();
+
+  private async processBars(batch: BarBatch): Promise<void> {
+    const { journal, gate, strategy, clock } = this.deps;
+    clock.advanceTo?.(batch.ts);
+    journal.recordBars(batch);
+    // The venue first: orders placed on the previous bar fill at this bar's open.
+    for (const event of this.deps.broker.onMarketData(batch)) this.applyBrokerEvent(event);
+    const equityBefore = this.equity();
+    this.absorbPrices(batch);
+    this.rollDay(batch.ts, equityBefore);
+    const lapsed = gate.expireTimedState();
+    if (lapsed) this.stateChanged(`Pause ended: trading is ACTIVE again.`);
+
+    const decisions = strategy.decide(this.context(batch.ts));
+    const results = await this.submitAll(
+      decisions.flatMap((d) => (d.intent ? [d.intent] : [])),
+      batch.ts,
+      strategy.name,
+    );
+    for (const decision of decisions) {
+      const outcome = results.find((r) => r.intent === decision.intent);
+      journal.recordDecision({
+        ts: batch.ts,
+        symbol: decision.symbol,
+        strategy: strategy.name,
+        features: decision.features,
+        signal: decision.signal,
+        intent: outcome?.approved ?? decision.intent,
+        verdict: !outcome ? 'none' : outcome.denied !== undefined ? 'denied' : 'approved',
+        reason: outcome?.denied ?? outcome?.order?.rejectReason ?? null,
+      });
+    }
+    this.lastDecisionAt = batch.ts;
+    this.barsProcessed += 1;
+    this.lastBarWallTime = this.deps.wallNow();
+    journal.recordEquity({ ts: batch.ts, equity: this.equity(), cash: this.portfolio.cash, exposure: this.portfolio.exposure(this.prices) });
+  }
+
+  /** Judge each intent in order, and send the approved ones. Cash promised to earlier buys is not spent twice. */
+  private async submitAll(intents: readonly OrderIntent[], ts: number, strategyName: string | undefined) {
+    const { gate, execution, notifier } = this.deps;
+    let availableCash = this.portfolio.cash - this.reservedCash();
+    const selling = new Map<Symbol, number>();
+    for (const order of this.open.values()) {
+      if (order.side === 'sell') selling.set(order.symbol, (selling.get(order.symbol) ?? 0) + (order.qty ?? 0));
+    }
+    const view: GateView = {
+      get availableCash() {
+        return availableCash;
+      },
+      sellable: (symbol) => this.portfolio.qty(symbol) - (selling.get(symbol) ?? 0),
+    };
+    const results: Array<{ intent: OrderIntent; approved?: OrderIntent; order?: OrderState; denied?: string }> = [];
+    let seq = 0;
+    for (const intent of intents) {
+      const verdict = gate.check(intent, view);
+      if (!verdict.ok) {
+        results.push({ intent, denied: verdict.reason });
+        const stateDenial = gate.state.state !== 'ACTIVE';
+        this.riskEvent({ ts, kind: 'denied', symbol: intent.symbol, reason: verdict.reason, detail: { intent, strategy: strategyName ?? intent.source } }, !stateDenial);
+        continue;
+      }
+      const approved = verdict.intent;
+      const order = await execution.submit(approved, ts, seq++);
+      results.push({ intent, approved, order });
+      if (order.status === 'rejected') {
+        this.riskEvent({ ts, kind: 'order-rejected', symbol: intent.symbol, reason: order.rejectReason ?? 'rejected' });
+        continue;
+      }
+      this.open.set(order.clientOrderId, order);
+      if (approved.side === 'buy') availableCash -= approved.notional;
+      else selling.set(approved.symbol, (selling.get(approved.symbol) ?? 0) + approved.qty);
+      if (approved.source !== 'strategy') notifier.notify('trade', `Order sent: ${approved.side.toUpperCase()} ${approved.symbol} (${approved.reason}).`);
+    }
+    return results;
+  }
+
+  private applyBrokerEvent(event: BrokerEvent): void {
+    const { journal, notifier } = this.deps;
+    const id = event.type === 'fill' ? event.fill.clientOrderId : event.clientOrderId;
+    const order = this.open.get(id);
+    this.open.delete(id);
+    if (event.type === 'fill') {
+      const { fill } = event;
+      const pnl = this.portfolio.apply(fill);
+      this.lastFill.set(id, fill);
+      journal.recordFill(fill, pnl);
+      journal.recordPositions(this.portfolio.positions(), fill.ts);
+      const value = fill.qty * fill.price;
+      notifier.notify(
+        'trade',
+        `${fill.side === 'buy' ? 'BUY' : 'SELL'} ${formatQty(fill.qty)} ${fill.symbol} @ ${formatUsd(fill.price)} = ${formatUsd(value)} (fee ${formatUsd(fill.fee)})` +
+          (fill.side === 'sell' ? `, realized P&L ${formatUsd(pnl)} (${formatPct(pnl / Math.max(value - pnl, 1e-9))})` : ''),
+      );
+    }
+    if (!order) return;
+    const final: OrderState =
+      event.type === 'fill' ? { ...order, status: 'filled' } : event.type === 'canceled' ? { ...order, status: 'canceled' } : { ...order, status: 'rejected', rejectReason: event.reason };
+    journal.recordOrder(final);
+    if (event.type === 'rejected') {
+      this.riskEvent({ ts: this.deps.clock.now(), kind: 'order-rejected', symbol: order.symbol, reason: event.reason });
+    }
+    for (const resolve of this.waiters.get(id) ?? []) resolve(final);
+    this.waiters.delete(id);
+  }
+
+  /** Wait until each order is final or `timeoutMs` passes; returns the final states seen. */
+  private awaitFinal(orders: readonly OrderState[], timeoutMs: number): Promise<Map<string, OrderState>> {
+    const final = new Map<string, OrderState>();
+    const pending = orders.filter((o) => {
+      if (o.status === 'filled' || o.status === 'rejected' || o.status === 'canceled' || !this.open.has(o.clientOrderId)) {
+        final.set(o.clientOrderId, this.lastFill.has(o.clientOrderId) ? { ...o, status: 'filled' } : o);
+        return false;
+      }
+      return true;
+    });
+    if (pending.length === 0) return Promise.resolve(final);
+    return new Promise((resolve) => {
+      let left = pending.length;
+      const timer = setTimeout(() => resolve(final), timeoutMs);
+      for (const order of pending) {
+        const list = this.waiters.get(order.clientOrderId) ?? [];
+        list.push((state) => {
+          final.set(state.clientOrderId, state);
+          left -= 1;
+          if (left === 0) {
+            clearTimeout(timer);
+            resolve(final);
+          }
+        });
+        this.waiters.set(order.clientOrderId, list);
+      }
+    });
+  }
+
+  private reservedCash(): number {
+    let total = 0;
+    for (const order of this.open.values()) if (order.side === 'buy') total += order.notional ?? 0;
+    return total;
+  }
+
+  private absorbPrices(batch: BarBatch): void {
+    for (const [symbol, bar] of batch.bars) {
+      this.prices.set(symbol, bar.close);
+      const closes = this.history.get(symbol);
+      if (!closes) continue;
+      closes.push(bar.close);
+      if (closes.length > HISTORY_LIMIT * 2) closes.splice(0, closes.length - HISTORY_LIMIT);
+    }
+  }
+
+  private context(ts: number): StrategyContext {
+    const equity = this.equity();
+    return {
+      ts,
+      symbols: this.deps.symbols,
+      closes: (symbol, count) => {
+        const closes = this.history.get(symbol) ?? [];
+        return closes.slice(Math.max(0, closes.length - count));
+      },
+      price: (symbol) => this.prices.get(symbol),
+      held: (symbol) => {
+        const qty = this.portfolio.qty(symbol);
+        return qty > QTY_EPSILON ? qty : 0;
+      },
+      equity,
+      cash: this.portfolio.cash,
+    };
+  }
+
+  /** The day's P&L is measured from the equity at the last bar of the previous UTC day. */
+  private rollDay(ts: number, equityBefore: number): void {
+    const day = Math.floor(ts / DAY_MS);
+    if (this.day?.day === day) return;
+    this.day = { day, startEquity: this.barsProcessed === 0 && !this.day ? this.equity() : equityBefore };
+    this.deps.state.set(DAY_KEY, this.day, 'engine');
+  }
+
+  private riskEvent(event: RiskEvent, notify = true): void {
+    this.deps.journal.recordRiskEvent(event);
+    if (notify) this.deps.notifier.notify('risk', `${event.kind === 'denied' ? 'Denied' : event.kind === 'order-rejected' ? 'Order rejected' : 'Risk'}${event.symbol ? ` ${event.symbol}` : ''}: ${event.reason}`);
+  }
+
+  private stateChanged(text: string): void {
+    this.deps.journal.recordRiskEvent({ ts: this.deps.wallNow(), kind: 'state-change', reason: text });
+    this.deps.notifier.notify('state', text);
+  }
+}

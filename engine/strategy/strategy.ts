@@ -1,0 +1,32 @@
+/** The strategy contract: read the market and the portfolio, return one decision per symbol. Never touches a broker. */
+import type { OrderIntent, Symbol } from '../types.js';
+
+export interface StrategyContext {
+  /** open time of the bar just closed, ms UTC */
+  readonly ts: number;
+  readonly symbols: readonly Symbol[];
+  /** The last `count` closes of `symbol`, oldest first; fewer while warming up. */
+  closes(symbol: Symbol, count: number): readonly number[];
+  /** last close, USD */
+  price(symbol: Symbol): number | undefined;
+  /** units held */
+  held(symbol: Symbol): number;
+  /** USD, positions marked at the last close */
+  readonly equity: number;
+  readonly cash: number;
+}
+
+export interface StrategyDecision {
+  readonly symbol: Symbol;
+  readonly features: Record<string, number | string | null>;
+  readonly signal: Record<string, number | string | boolean | null>;
+  readonly intent: OrderIntent | null;
+}
+
+export interface Strategy {
+  readonly name: string;
+  /** closes of history it needs before its first decision */
+  readonly warmupBars: number;
+  /** Decisions for this bar. Sells come before buys so their proceeds can fund the buys. */
+  decide(ctx: StrategyContext): StrategyDecision[];
+}

@@ -1,0 +1,117 @@
+/**
+ * The agent in sim mode: embedded (or CSV) market at a set speed, the simulated venue, SQLite, console chat.
+ * Everything it needs to continue after a restart (venue account, market cursor, gate state) is in SQLite.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { ConsoleTransport } from '../bot/console.js';
+import { buildCommands } from '../bot/commands.js';
+import { CommandCore } from '../bot/dispatch.js';
+import { OutboxNotifier } from '../bot/notifier.js';
+import type { SimVenueState } from '../engine/broker/sim-broker.js';
+import { SimClock } from '../engine/clock.js';
+import { loadCsvDirectory } from '../engine/market/csv.js';
+import { EmbeddedMarket } from '../engine/market/embedded-market.js';
+import type { MarketFeed } from '../engine/market/feed.js';
+import { ReplayFeed } from '../engine/market/replay-feed.js';
+import { runFeed } from '../engine/runner.js';
+import type { Config, ResolvedMode } from './config.js';
+import type { Logger } from './logger.js';
+import { SqliteAuditLog } from './store/audit.js';
+import { openDatabase } from './store/database.js';
+import { SqliteOutbox } from './store/outbox.js';
+import { SqliteJournal, SqliteStateStore } from './store/sqlite-journal.js';
+import { buildSimEngine } from './engine-factory.js';
+
+const CURSOR_KEY = 'sim.cursor';
+const VENUE_KEY = 'sim.venue';
+const START_EQUITY_KEY = 'sim.startingEquity';
+
+export interface RunningAgent {
+  /** Stop trading, flush messages, close the database. Safe to call twice. */
+  stop(reason: string): Promise<void>;
+}
+
+export function modeTag(mode: string): string {
+  return `[${mode.toUpperCase()}]`;
+}
+
+function createFeed(config: Config): MarketFeed {
+  if (config.sim.market === 'embedded') return new EmbeddedMarket(config.universe, config.sim.seed, Math.max(config.sim.historyBars, 1_000));
+  const series = loadCsvDirectory(config.sim.market, config.universe);
+  return new ReplayFeed(series, `CSV replay of ${config.sim.market}`);
+}
+
+export async function startAgent(config: Config, mode: ResolvedMode, io: { input: Readable; output: Writable }, log: Logger): Promise<RunningAgent> {
+  const db = openDatabase(config.store.path);
+  const journal = new SqliteJournal(db);
+  const state = new SqliteStateStore(db);
+  const tag = modeTag(mode);
+  const notifier = new OutboxNotifier(new SqliteOutbox(db), tag);
+
+  const feed = createFeed(config);
+  const cursor = state.get<number>(CURSOR_KEY);
+  feed.seek(cursor ?? config.sim.historyBars);
+  const startingEquity = state.get<number>(START_EQUITY_KEY) ?? config.sim.equity;
+  state.set(START_EQUITY_KEY, startingEquity, 'system');
+
+  const { engine, broker } = buildSimEngine({
+    config,
+    mode,
+    symbols: config.universe,
+    strategy: config.strategy.name,
+    profile: config.risk.profile,
+    startingEquity,
+    venue: state.get<SimVenueState>(VENUE_KEY),
+    marketDescription: feed.description,
+    journal,
+    state,
+    notifier,
+    clock: new SimClock(),
+    wallNow: Date.now,
+    log,
+  });
+
+  const core = new CommandCore(engine, buildCommands(), new SqliteAuditLog(db), notifier, { confirmTtlMs: config.commands.confirmTtlSeconds * 1000 });
+  const chat = new ConsoleTransport(core, tag, io.input, io.output);
+  notifier.addChannel(chat);
+
+  await engine.start();
+  engine.prime(feed.history(config.sim.historyBars));
+  log.info({ mode, db: config.store.path, market: feed.description, cursor: feed.cursor }, 'agent started');
+
+  const abort = new AbortController();
+  const running = runFeed(feed, (batch) => engine.handleBars(batch), {
+    barsPerSecond: config.sim.barsPerSecond,
+    signal: abort.signal,
+    // Venue and cursor move together, so a restart resumes at a consistent point.
+    afterBatch: () =>
+      journal.atomically(() => {
+        state.set(CURSOR_KEY, feed.cursor, 'engine');
+        state.set(VENUE_KEY, broker.saveState(), 'engine');
+      }),
+  }).then((how) => {
+    if (how === 'ended') notifier.notify('info', 'The replay reached the end of its data. No more bars; commands still work.');
+  }, (error: unknown) => {
+    log.error({ err: error }, 'market loop failed');
+    notifier.notify('critical', `Market loop stopped: ${error instanceof Error ? error.message : String(error)}. Commands still work.`);
+  });
+
+  let stopped: Promise<void> | undefined;
+  const stop = (reason: string) =>
+    (stopped ??= (async () => {
+      abort.abort();
+      await running;
+      await engine.drain();
+      notifier.notify('state', `Stopped (${reason}). State ${engine.status().risk.state} is saved and will be restored at the next start.`);
+      await notifier.flush();
+      chat.stop();
+      db.close();
+      log.info({ reason }, 'agent stopped');
+    })());
+
+  chat.start({
+    onInterrupt: () => void stop('Ctrl-C'),
+    onEnd: () => log.info('console input closed; the agent keeps running (Ctrl-C or SIGTERM stops it)'),
+  });
+  return { stop };
+}

@@ -1,0 +1,172 @@
+/**
+ * Configuration: config/default.yaml, optionally overlaid by the file in CE_CONFIG, then the environment.
+ * A bad value stops start-up with the file, the key path, the value and the reason, never a stack trace.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { STRATEGY_NAMES } from '../engine/strategy/index.js';
+
+const positive = z.number().positive();
+const fraction = z.number().min(0).lt(1);
+const symbol = z.string().regex(/^[A-Z0-9]{2,10}\/USD$/, 'must look like BTC/USD');
+
+export const configSchema = z.strictObject({
+  mode: z.enum(['auto', 'sim', 'paper', 'live']),
+  universe: z.array(symbol).min(1).refine((list) => new Set(list).size === list.length, 'must not repeat a symbol'),
+  strategy: z.strictObject({
+    name: z.enum(STRATEGY_NAMES),
+    momentum: z.strictObject({
+      lookbackBars: z.number().int().min(2).max(2_000),
+      topK: z.number().int().min(1),
+      rebalanceBars: z.number().int().min(1),
+      cashBuffer: fraction,
+      rebalanceBand: fraction,
+    }),
+  }),
+  sim: z.strictObject({
+    equity: positive,
+    market: z.string().min(1),
+    seed: z.number().int().nonnegative(),
+    barsPerSecond: z.number().positive().max(10_000),
+    historyBars: z.number().int().min(0).max(100_000),
+  }),
+  broker: z.strictObject({
+    feeRate: z.number().min(0).max(0.05),
+    slippageBps: z.number().min(0).max(500),
+    minNotional: z.number().nonnegative(),
+    qtyIncrement: positive,
+  }),
+  risk: z.strictObject({
+    profile: z.enum(['full', 'benchmark']),
+    killWaitSeconds: positive.max(600),
+  }),
+  store: z.strictObject({ path: z.string().min(1) }),
+  commands: z.strictObject({ confirmTtlSeconds: z.number().int().min(5).max(3_600) }),
+  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']) }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
+
+/** A configuration problem an operator can fix; printed as one line, without a stack trace. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Environment variables that override config keys (ARCHITECTURE.md §3). */
+const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: readonly string[]; parse?: (raw: string) => unknown }> = [
+  { env: 'CE_MODE', path: ['mode'] },
+  { env: 'CE_DB', path: ['store', 'path'] },
+  { env: 'LOG_LEVEL', path: ['log', 'level'] },
+];
+
+export interface LoadedConfig {
+  readonly config: Config;
+  /** the files read, base first */
+  readonly files: readonly string[];
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const files = [DEFAULT_CONFIG_FILE];
+  const base = readYaml(DEFAULT_CONFIG_FILE);
+  let merged = base;
+  let overlay: unknown;
+  if (env.CE_CONFIG) {
+    if (!existsSync(env.CE_CONFIG)) throw new ConfigError(`CE_CONFIG points to ${env.CE_CONFIG}, which does not exist`);
+    overlay = readYaml(env.CE_CONFIG);
+    merged = deepMerge(base, overlay);
+    files.push(env.CE_CONFIG);
+  }
+  const fromEnv = new Map<string, string>();
+  for (const { env: name, path } of ENV_OVERRIDES) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    merged = setPath(merged, path, raw);
+    fromEnv.set(path.join('.'), name);
+  }
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const keyPath = issue.path.map(String);
+    const key = keyPath.join('.') || '(top level)';
+    const envName = fromEnv.get(key);
+    const source = envName ? `environment variable ${envName}` : overlay !== undefined && hasPath(overlay, keyPath) ? env.CE_CONFIG! : DEFAULT_CONFIG_FILE;
+    if (issue.code === 'unrecognized_keys') {
+      const unknown = issue.keys.map((k) => (key === '(top level)' ? k : `${key}.${k}`)).join(', ');
+      throw new ConfigError(`Bad config in ${overlay !== undefined ? env.CE_CONFIG : DEFAULT_CONFIG_FILE}: unknown key ${unknown} (check the spelling against config/default.yaml)`);
+    }
+    const value = getPath(merged, keyPath);
+    const more = parsed.error.issues.length > 1 ? ` (and ${parsed.error.issues.length - 1} more problem(s))` : '';
+    throw new ConfigError(`Bad config in ${source}: ${key} = ${JSON.stringify(value) ?? 'missing'}: ${issue.message}${more}`);
+  }
+  return { config: parsed.data, files };
+}
+
+export type ResolvedMode = 'sim' | 'paper' | 'live';
+
+/**
+ * `auto` means sim without Alpaca keys and paper with them. Live needs `mode: live` in config AND CE_LIVE=yes,
+ * so that a stray environment variable alone can never put real money at risk.
+ */
+export function resolveMode(config: Config, env: NodeJS.ProcessEnv = process.env): ResolvedMode {
+  const hasKeys = Boolean(env.APCA_API_KEY_ID && env.APCA_API_SECRET_KEY);
+  const mode = config.mode === 'auto' ? (hasKeys ? 'paper' : 'sim') : config.mode;
+  if (mode === 'live' && env.CE_LIVE !== 'yes') {
+    throw new ConfigError('live mode is configured but CE_LIVE is not "yes": refusing to trade real money. Set CE_LIVE=yes to confirm, or use mode sim/paper.');
+  }
+  if (mode === 'paper' || mode === 'live') {
+    throw new ConfigError(
+      `${mode} mode needs the Alpaca adapter, which this build does not include yet. ` +
+        (config.mode === 'auto' ? 'Alpaca keys are set in the environment; unset APCA_API_KEY_ID/APCA_API_SECRET_KEY or set CE_MODE=sim to run the simulator.' : 'Set CE_MODE=sim to run the simulator.'),
+    );
+  }
+  return mode;
+}
+
+function readYaml(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`Cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  const doc = parseDocument(text);
+  const problem = doc.errors[0];
+  if (problem) {
+    const where = problem.linePos?.[0] ? `${file}:${problem.linePos[0].line}:${problem.linePos[0].col}` : file;
+    throw new ConfigError(`Config file ${where} is not valid YAML: ${problem.message.split('\n')[0]}`);
+  }
+  return doc.toJS() ?? {};
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepMerge(base: unknown, overlay: unknown): unknown {
+  if (!isRecord(base) || !isRecord(overlay)) return overlay === undefined ? base : overlay;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(overlay)) out[k] = deepMerge(base[k], v);
+  return out;
+}
+
+function getPath(value: unknown, path: readonly string[]): unknown {
+  return path.reduce<unknown>((node, key) => (isRecord(node) || Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined), value);
+}
+
+function hasPath(value: unknown, path: readonly string[]): boolean {
+  return getPath(value, path) !== undefined;
+}
+
+function setPath(value: unknown, path: readonly string[], leaf: unknown): unknown {
+  const [head, ...rest] = path;
+  if (head === undefined) return leaf;
+  const node = isRecord(value) ? value : {};
+  return { ...node, [head]: setPath(node[head], rest, leaf) };
+}

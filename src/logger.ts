@@ -1,0 +1,19 @@
+/** pino logging: JSON lines by default, human-readable on a TTY. Secrets are redacted wherever they appear. */
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Any key with one of these names is censored, at any of the first levels of nesting. */
+const SECRET_KEYS = ['token', 'apiKey', 'apiSecret', 'secret', 'password', 'authorization', 'APCA_API_KEY_ID', 'APCA_API_SECRET_KEY', 'TELEGRAM_BOT_TOKEN', 'DISCORD_BOT_TOKEN'];
+export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+
+export function createLogger(level: string, pretty = process.stderr.isTTY === true): Logger {
+  return pino({
+    level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // Logs go to stderr so stdout stays the console chat.
+    ...(pretty
+      ? { transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss' } } }
+      : {}),
+  }, pretty ? undefined : pino.destination(2));
+}

@@ -1,0 +1,63 @@
+/**
+ * The CLI: `start` runs the agent, `backtest` replays CSV bars. Problems an operator can fix (config, data,
+ * arguments) print one clear line and exit 2; anything else is logged with its stack and exits 1.
+ */
+import { writeFileSync } from 'node:fs';
+import { MarketDataError } from '../engine/market/csv.js';
+import { startAgent, type RunningAgent } from './app.js';
+import { BacktestError, formatResultsTable, runBacktest } from './backtest.js';
+import { CliError, parseBacktestArgs } from './cli.js';
+import { ConfigError, loadConfig, resolveMode } from './config.js';
+import { createLogger } from './logger.js';
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { config } = loadConfig();
+  const log = createLogger(config.log.level);
+  switch (command) {
+    case 'start': {
+      if (rest.length > 0) throw new CliError(`npm start takes no arguments (got ${rest.join(' ')}); configure it with CE_CONFIG and the environment`);
+      const mode = resolveMode(config);
+      const agent: RunningAgent = await startAgent(config, mode, { input: process.stdin, output: process.stdout }, log);
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: string) => void agent.stop(signal).then(resolve);
+        process.once('SIGINT', () => shutdown('Ctrl-C'));
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+      });
+      return 0;
+    }
+    case 'backtest': {
+      const { request, json } = parseBacktestArgs(rest);
+      const equity = request.equity ?? config.sim.equity;
+      const runs = await runBacktest({ ...request, equity }, config, log);
+      process.stdout.write(`${formatResultsTable(runs)}\n`);
+      if (json) {
+        const [main, ...compare] = runs;
+        const params = { ...request, equity, from: iso(request.from), to: iso(request.to), feeRate: config.broker.feeRate, slippageBps: config.broker.slippageBps };
+        writeFileSync(json, `${JSON.stringify({ params, ...main, compare }, null, 1)}\n`);
+        process.stdout.write(`wrote ${json}\n`);
+      }
+      return 0;
+    }
+    default:
+      throw new CliError(`unknown command "${command ?? ''}"; use "npm start" or "npm run backtest -- …"`);
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+const OPERATOR_ERRORS = [ConfigError, CliError, MarketDataError, BacktestError];
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (OPERATOR_ERRORS.some((kind) => error instanceof kind)) {
+      process.stderr.write(`error: ${(error as Error).message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`fatal: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,66 @@
+/** Schema migrations. Append only: never edit a shipped one, add the next. Index + 1 = version. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE bars (
+    symbol TEXT NOT NULL, ts INTEGER NOT NULL,
+    open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL, volume REAL NOT NULL,
+    PRIMARY KEY (symbol, ts)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL, symbol TEXT NOT NULL, strategy TEXT NOT NULL,
+    features TEXT NOT NULL, signal TEXT NOT NULL, intent TEXT,
+    verdict TEXT NOT NULL CHECK (verdict IN ('none', 'approved', 'denied')), reason TEXT
+  );
+  CREATE INDEX decisions_ts ON decisions (ts);
+
+  CREATE TABLE orders (
+    client_order_id TEXT PRIMARY KEY,
+    symbol TEXT NOT NULL, side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    qty REAL, notional REAL,
+    status TEXT NOT NULL, reject_reason TEXT,
+    submitted_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX orders_open ON orders (status) WHERE status IN ('new', 'accepted');
+
+  CREATE TABLE fills (
+    id INTEGER PRIMARY KEY,
+    client_order_id TEXT NOT NULL, ts INTEGER NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
+    qty REAL NOT NULL, price REAL NOT NULL, fee REAL NOT NULL, realized_pnl REAL NOT NULL
+  );
+
+  CREATE TABLE positions (
+    symbol TEXT PRIMARY KEY, qty REAL NOT NULL, avg_cost REAL NOT NULL, updated_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE equity_snapshots (
+    ts INTEGER PRIMARY KEY, equity REAL NOT NULL, cash REAL NOT NULL, exposure REAL NOT NULL
+  );
+
+  CREATE TABLE risk_events (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, symbol TEXT, reason TEXT NOT NULL, detail TEXT
+  );
+
+  CREATE TABLE settings (
+    key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL, updated_by TEXT NOT NULL
+  );
+
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
+    transport TEXT NOT NULL, actor_id TEXT NOT NULL, chat_id TEXT,
+    command TEXT NOT NULL, args TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT
+  );
+  -- The audit log is append-only: the database itself refuses edits and deletions.
+  CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+  CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+
+  CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, channel TEXT NOT NULL,
+    priority INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, sent_at INTEGER, last_error TEXT
+  );
+  CREATE INDEX outbox_pending ON outbox (channel, status, priority, id);
+  `,
+];
