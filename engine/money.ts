@@ -7,8 +7,11 @@ export const USD_EPSILON = 1e-4;
 export function floorToIncrement(value: number, increment: number): number {
   if (!(increment > 0)) throw new RangeError(`increment must be positive, got ${increment}`);
   const decimals = Math.max(0, Math.ceil(-Math.log10(increment)));
-  // The 1e-9 nudge keeps 0.3/0.1 = 2.9999999999999996 from rounding down a whole increment.
-  const steps = Math.floor(value / increment + 1e-9);
+  // Division can land a hair under a whole step (0.108839363 / 1e-9 = 108839362.99999999): a value within a
+  // millionth of a step (more for huge step counts, where doubles are coarser) is that step; otherwise round down.
+  const exact = value / increment;
+  const nearest = Math.round(exact);
+  const steps = Math.abs(exact - nearest) < 1e-6 + Math.abs(exact) * 1e-12 ? nearest : Math.floor(exact);
   return Number((steps * increment).toFixed(Math.min(decimals, 15)));
 }
 
