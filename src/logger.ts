@@ -7,7 +7,9 @@ export type { Logger };
 const SECRET_KEYS = ['token', 'apiKey', 'apiSecret', 'secret', 'password', 'authorization', 'APCA_API_KEY_ID', 'APCA_API_SECRET_KEY', 'TELEGRAM_BOT_TOKEN', 'DISCORD_BOT_TOKEN'];
 export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 
-export function createLogger(level: string, pretty = process.stderr.isTTY === true): Logger {
+/** `destination` is for tests; by default JSON goes to stderr, or pino-pretty when stderr is a terminal. */
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  const pretty = destination === undefined && process.stderr.isTTY === true;
   return pino({
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
@@ -15,5 +17,5 @@ export function createLogger(level: string, pretty = process.stderr.isTTY === tr
     ...(pretty
       ? { transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss' } } }
       : {}),
-  }, pretty ? undefined : pino.destination(2));
+  }, pretty ? undefined : destination ?? pino.destination(2));
 }
