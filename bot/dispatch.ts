@@ -100,6 +100,8 @@ export class CommandCore {
       return { text: `/${pending.command.name} needs the operator role.` };
     }
     this.pending.delete(token);
+    // On record before it runs: a crash during a long kill still shows who confirmed it.
+    this.record(actor, pending.command.name, pending.rawArgs, 'confirmed', `token ${token}`);
     return this.execute(pending.command, pending.args, pending.rawArgs, actor);
   }
 

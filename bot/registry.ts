@@ -53,7 +53,7 @@ export interface AuditEntry {
   readonly chatId?: string;
   readonly command: string;
   readonly args: readonly string[];
-  /** requested | awaiting-confirmation | ok | error | denied | invalid | unknown | unauthorized | expired */
+  /** requested | awaiting-confirmation | confirmed | ok | error | denied | invalid | unknown | unauthorized | expired */
   readonly outcome: string;
   readonly detail?: string;
 }

@@ -71,7 +71,7 @@ describe('npm start (sim on the embedded market, console chat)', () => {
       'status:requested', 'status:ok',
       'pause:requested', 'pause:ok',
       'status:requested', 'status:ok',
-      'kill:requested', 'kill:awaiting-confirmation', 'kill:ok',
+      'kill:requested', 'kill:awaiting-confirmation', 'kill:confirmed', 'kill:ok',
       'status:requested', 'status:ok',
       'status:requested', 'status:ok',
       'bogus:unknown',

@@ -37,7 +37,7 @@ export function parseBarsCsv(text: string, file: string): Bar[] {
     const raw = lines[i]!;
     const lineNo = i + 1;
     if (raw.trim() === '') {
-      if (i === lines.length - 1) break; // trailing newline
+      if (lines.slice(i).every((l) => l.trim() === '')) break; // blank lines at the very end
       throw new MarketDataError(file, lineNo, 'empty line inside the data');
     }
     const cells = raw.split(',');
