@@ -55,6 +55,8 @@ export class Engine implements EngineApi {
   private lastBarWallTime: number | undefined;
   private barsProcessed = 0;
   private day: DayMark | undefined;
+  private killInFlight: Promise<KillReport> | undefined;
+  private lastKillTs = 0;
 
   constructor(private readonly deps: EngineDeps) {
     for (const symbol of deps.symbols) this.history.set(symbol, []);
@@ -146,7 +148,16 @@ export class Engine implements EngineApi {
     return { ok: true as const, state };
   }
 
-  async kill(by: string): Promise<KillReport> {
+  /** A kill that arrives while another runs joins it instead of canceling its closing orders. */
+  kill(by: string): Promise<KillReport> {
+    if (this.killInFlight) return this.killInFlight.then((report) => ({ ...report, alreadyHalted: true }));
+    this.killInFlight = this.killOnce(by).finally(() => {
+      this.killInFlight = undefined;
+    });
+    return this.killInFlight;
+  }
+
+  private async killOnce(by: string): Promise<KillReport> {
     const { gate, notifier } = this.deps;
     const alreadyHalted = gate.state.state === 'HALTED';
     if (!alreadyHalted) {
@@ -166,7 +177,9 @@ export class Engine implements EngineApi {
       const intents: OrderIntent[] = this.portfolio
         .positions()
         .map((p) => ({ symbol: p.symbol, side: 'sell', qty: p.qty, source: 'kill', reason: `kill switch by ${by}` }));
-      const orders = await this.submitAll(intents, this.deps.wallNow(), undefined);
+      // Strictly increasing, so two kills in one millisecond never reuse a client_order_id.
+      this.lastKillTs = Math.max(this.deps.wallNow(), this.lastKillTs + 1);
+      const orders = await this.submitAll(intents, this.lastKillTs, undefined);
       return { canceled, orders };
     });
     const settled = await this.awaitFinal(sent.orders.flatMap((o) => (o.order ? [o.order] : [])), this.deps.killWaitMs);
@@ -325,7 +338,10 @@ export class Engine implements EngineApi {
     if (pending.length === 0) return Promise.resolve(final);
     return new Promise((resolve) => {
       let left = pending.length;
-      const timer = setTimeout(() => resolve(final), timeoutMs);
+      const timer = setTimeout(() => {
+        for (const order of pending) this.waiters.delete(order.clientOrderId);
+        resolve(final);
+      }, timeoutMs);
       for (const order of pending) {
         const list = this.waiters.get(order.clientOrderId) ?? [];
         list.push((state) => {
