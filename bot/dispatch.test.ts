@@ -203,7 +203,7 @@ describe('CommandCore', () => {
     const reply = await core.handle({ actor: stranger, text: '/kill' });
     expect(reply).toBeUndefined();
     expect(engine.kills).toEqual([]);
-    expect(auditRows(db)).toEqual([{ command: 'kill', actorId: 'x9', args: [], outcome: 'unauthorized', detail: null }]);
+    expect(auditRows(db)).toEqual([{ command: 'kill', actorId: 'x9', args: [], outcome: 'unauthorized', detail: '/kill' }]);
     expect(alerts.sent).toHaveLength(1);
     expect(alerts.sent[0]!.kind).toBe('critical');
     expect(alerts.sent[0]!.text).toContain('x9');

@@ -49,11 +49,7 @@ export class CommandCore {
   /** Handle one message. Resolves to the reply, or undefined when the sender must be ignored. */
   async handle({ actor, text }: Invocation): Promise<Reply | undefined> {
     const { name, args } = tokenize(text);
-    if (actor.role === null) {
-      this.record(actor, name ?? '(text)', args, 'unauthorized');
-      this.alerts.notify('critical', `Unauthorized ${actor.transport} user ${actor.id}${actor.chatId ? ` in chat ${actor.chatId}` : ''} tried "${clip(text, 60)}". Ignored.`);
-      return undefined;
-    }
+    if (actor.role === null) return this.ignoreStranger(actor, text, name, args);
     if (name === undefined) return { text: 'Commands start with "/". Send /help for the list.' };
     if (name === 'confirm') return this.confirm(args[0] ?? '', actor);
     const command = this.byName.get(name);
@@ -82,8 +78,12 @@ export class CommandCore {
     return this.execute(command, parsed.args, args, actor);
   }
 
-  /** A confirmation is valid once, for the same person, within the TTL, and their role is checked again. */
-  async confirm(token: string, actor: Actor): Promise<Reply> {
+  /**
+   * A confirmation is valid once, for the same person, within the TTL, and their role is checked again.
+   * Someone on no list pressing a button gets silence, like any other message from them.
+   */
+  async confirm(token: string, actor: Actor): Promise<Reply | undefined> {
+    if (actor.role === null) return this.ignoreStranger(actor, `confirm ${token}`);
     this.dropExpired();
     const pending = this.pending.get(token);
     if (!pending) {
@@ -103,6 +103,24 @@ export class CommandCore {
     // On record before it runs: a crash during a long kill still shows who confirmed it.
     this.record(actor, pending.command.name, pending.rawArgs, 'confirmed', `token ${token}`);
     return this.execute(pending.command, pending.args, pending.rawArgs, actor);
+  }
+
+  /** The Cancel button: only the person who asked can withdraw it. */
+  async cancel(token: string, actor: Actor): Promise<Reply | undefined> {
+    if (actor.role === null) return this.ignoreStranger(actor, `cancel ${token}`);
+    const pending = this.pending.get(token);
+    if (!pending || pending.actor.transport !== actor.transport || pending.actor.id !== actor.id) {
+      return { text: pending ? 'This confirmation belongs to someone else.' : 'Nothing to cancel: it expired or was already answered.' };
+    }
+    this.pending.delete(token);
+    this.record(actor, pending.command.name, pending.rawArgs, 'canceled');
+    return { text: `/${pending.command.name} canceled.` };
+  }
+
+  private ignoreStranger(actor: Actor, text: string, name?: string, args: readonly string[] = []): undefined {
+    this.record(actor, name ?? '(text)', args, 'unauthorized', clip(text, 200));
+    this.alerts.notify('critical', `Unauthorized ${actor.transport} user ${actor.id}${actor.chatId ? ` in chat ${actor.chatId}` : ''} tried "${clip(text, 60)}". Ignored.`);
+    return undefined;
   }
 
   private async execute(command: CommandDef, args: Record<string, unknown>, rawArgs: readonly string[], actor: Actor): Promise<Reply> {

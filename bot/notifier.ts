@@ -1,12 +1,18 @@
 /**
  * The outbound notifier: every message is first written to the outbox (one row per channel), then delivered
- * by priority. A failing channel keeps its rows and retries with backoff; it never blocks the engine, because
- * `notify` only writes a row and schedules delivery.
+ * by priority. `notify` only writes a row and schedules delivery, so a slow or dead chat service never
+ * blocks the engine. A failing channel is backed off as a whole, so once it recovers its queue drains in
+ * priority order; identical pending messages are merged into one with a count.
  */
 import type { NotificationKind, Notifier } from '../engine/ports.js';
 
 export interface Channel {
   readonly name: string;
+  /**
+   * When set, queued messages are combined (in priority order) into one send of at most this many
+   * characters, so a burst of trades fits a chat service's rate limit.
+   */
+  readonly batchChars?: number;
   send(text: string): Promise<void>;
 }
 
@@ -17,24 +23,36 @@ export interface OutboxRow {
   readonly text: string;
   readonly createdAt: number;
   readonly attempts: number;
+  /** how many identical messages this row stands for */
+  readonly repeats: number;
 }
 
 /** Persistence for the notifier; src/store implements it on the `outbox` table. */
 export interface Outbox {
+  /** Adds a row, or bumps the count of an identical pending one. */
   enqueue(channel: string, kind: NotificationKind, priority: number, text: string): void;
-  /** Pending rows due now, highest priority (lowest number) first, then oldest first. */
-  due(channel: string, now: number, limit: number): OutboxRow[];
+  /** Pending rows, highest priority (lowest number) first, then oldest first. */
+  pending(channel: string, limit: number): OutboxRow[];
   markSent(id: number, now: number): void;
-  markFailed(id: number, error: string, retryAt: number): void;
+  markFailed(id: number, error: string): void;
 }
 
 /** Kill and critical alerts first, then trades, risk events and state changes, then info, then digests. */
 export const PRIORITY: Record<NotificationKind, number> = { kill: 0, critical: 0, state: 1, trade: 1, risk: 1, info: 2, digest: 3 };
 
-const MAX_BACKOFF_MS = 5 * 60_000;
+const MAX_BACKOFF_MS = 60_000;
+/** A message delivered this much later than it was written says when it was written. */
+const LATE_MS = 30_000;
+
+interface ChannelHealth {
+  failures: number;
+  retryAt: number;
+  timer?: NodeJS.Timeout;
+}
 
 export class OutboxNotifier implements Notifier {
   private readonly channels: Channel[] = [];
+  private readonly health = new Map<string, ChannelHealth>();
   private scheduled = false;
   private draining: Promise<void> = Promise.resolve();
 
@@ -47,6 +65,8 @@ export class OutboxNotifier implements Notifier {
 
   addChannel(channel: Channel): void {
     this.channels.push(channel);
+    this.health.set(channel.name, { failures: 0, retryAt: 0 });
+    this.schedule(); // rows left from before a restart
   }
 
   notify(kind: NotificationKind, text: string): void {
@@ -54,10 +74,43 @@ export class OutboxNotifier implements Notifier {
     this.schedule();
   }
 
-  /** Deliver what is due; resolves when this round is done (tests and shutdown wait on it). */
+  /** Deliver what can be delivered now; resolves when this round is done (tests and shutdown wait on it). */
   flush(): Promise<void> {
-    this.draining = this.draining.then(() => this.deliverDue());
+    this.draining = this.draining.then(() => this.deliver());
     return this.draining;
+  }
+
+  /** Channels currently backed off, for /health. */
+  failing(): string[] {
+    return [...this.health.entries()].filter(([, h]) => h.failures > 0).map(([name]) => name);
+  }
+
+  close(): void {
+    for (const h of this.health.values()) clearTimeout(h.timer);
+  }
+
+  private render(row: OutboxRow): string {
+    const repeats = row.repeats > 1 ? ` (×${row.repeats})` : '';
+    const late = this.now() - row.createdAt > LATE_MS ? ` (written ${new Date(row.createdAt).toISOString()})` : '';
+    return row.text + repeats + late;
+  }
+
+  /** Consecutive rows that fit in `limit` characters together; every row alone when limit is 0. */
+  private combine(rows: readonly OutboxRow[], limit: number): OutboxRow[][] {
+    const groups: OutboxRow[][] = [];
+    let size = 0;
+    for (const row of rows) {
+      const length = this.render(row).length + 1;
+      const last = groups[groups.length - 1];
+      if (last && limit > 0 && size + length <= limit) {
+        last.push(row);
+        size += length;
+      } else {
+        groups.push([row]);
+        size = length;
+      }
+    }
+    return groups;
   }
 
   private schedule(): void {
@@ -69,21 +122,32 @@ export class OutboxNotifier implements Notifier {
     });
   }
 
-  private async deliverDue(): Promise<void> {
-    await Promise.all(
-      this.channels.map(async (channel) => {
-        for (const row of this.outbox.due(channel.name, this.now(), 100)) {
-          const late = this.now() - row.createdAt > 60_000 ? ` (sent late; written ${new Date(row.createdAt).toISOString()})` : '';
-          try {
-            await channel.send(row.text + late);
-            this.outbox.markSent(row.id, this.now());
-          } catch (error) {
-            const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** row.attempts);
-            this.outbox.markFailed(row.id, error instanceof Error ? error.message : String(error), this.now() + backoff);
-            break; // keep this channel's order: retry from here later
-          }
+  private async deliver(): Promise<void> {
+    await Promise.all(this.channels.map((channel) => this.deliverChannel(channel)));
+  }
+
+  private async deliverChannel(channel: Channel): Promise<void> {
+    const health = this.health.get(channel.name)!;
+    if (this.now() < health.retryAt) return;
+    for (;;) {
+      const batch = this.outbox.pending(channel.name, 50);
+      if (batch.length === 0) return;
+      for (const group of this.combine(batch, channel.batchChars ?? 0)) {
+        try {
+          await channel.send(group.map((row) => this.render(row)).join('\n'));
+          for (const row of group) this.outbox.markSent(row.id, this.now());
+          health.failures = 0;
+        } catch (error) {
+          for (const row of group) this.outbox.markFailed(row.id, error instanceof Error ? error.message : String(error));
+          health.failures += 1;
+          const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (health.failures - 1));
+          health.retryAt = this.now() + backoff;
+          clearTimeout(health.timer);
+          health.timer = setTimeout(() => void this.flush(), backoff);
+          health.timer.unref();
+          return;
         }
-      }),
-    );
+      }
+    }
   }
 }

@@ -7,6 +7,7 @@ import { ConsoleTransport } from '../bot/console.js';
 import { buildCommands } from '../bot/commands.js';
 import { CommandCore } from '../bot/dispatch.js';
 import { OutboxNotifier } from '../bot/notifier.js';
+import type { EngineApi } from '../engine/api.js';
 import type { SimVenueState } from '../engine/broker/sim-broker.js';
 import { SimClock } from '../engine/clock.js';
 import { loadCsvDirectory } from '../engine/market/csv.js';
@@ -14,7 +15,11 @@ import { EmbeddedMarket } from '../engine/market/embedded-market.js';
 import type { MarketFeed } from '../engine/market/feed.js';
 import { ReplayFeed } from '../engine/market/replay-feed.js';
 import { runFeed } from '../engine/runner.js';
-import type { Config, ResolvedMode } from './config.js';
+import { GrammyError } from 'grammy';
+import { RoleDirectory } from '../bot/auth.js';
+import { TelegramConflictError, TelegramTransport } from '../bot/telegram.js';
+import { ConfigError, type Config, type ResolvedMode, type TransportEnv } from './config.js';
+import { acquireInstanceLock } from './instance-lock.js';
 import type { Logger } from './logger.js';
 import { SqliteAuditLog } from './store/audit.js';
 import { openDatabase } from './store/database.js';
@@ -29,6 +34,8 @@ const START_EQUITY_KEY = 'sim.startingEquity';
 export interface RunningAgent {
   /** Stop trading, flush messages, close the database. Safe to call twice. */
   stop(reason: string): Promise<void>;
+  readonly engine: EngineApi;
+  readonly notifier: OutboxNotifier;
 }
 
 export function modeTag(mode: string): string {
@@ -41,7 +48,23 @@ function createFeed(config: Config): MarketFeed {
   return new ReplayFeed(series, `CSV replay of ${config.sim.market}`);
 }
 
-export async function startAgent(config: Config, mode: ResolvedMode, io: { input: Readable; output: Writable }, log: Logger): Promise<RunningAgent> {
+export interface AgentIo {
+  readonly input: Readable;
+  readonly output: Writable;
+  readonly transports: TransportEnv;
+}
+
+export async function startAgent(config: Config, mode: ResolvedMode, io: AgentIo, log: Logger): Promise<RunningAgent> {
+  const releaseLock = acquireInstanceLock(config.store.path);
+  try {
+    return await startLocked(config, mode, io, log, releaseLock);
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+}
+
+async function startLocked(config: Config, mode: ResolvedMode, io: AgentIo, log: Logger, releaseLock: () => void): Promise<RunningAgent> {
   const db = openDatabase(config.store.path);
   const journal = new SqliteJournal(db);
   const state = new SqliteStateStore(db);
@@ -74,6 +97,7 @@ export async function startAgent(config: Config, mode: ResolvedMode, io: { input
   const core = new CommandCore(engine, buildCommands(), new SqliteAuditLog(db), notifier, { confirmTtlMs: config.commands.confirmTtlSeconds * 1000 });
   const chat = new ConsoleTransport(core, tag, io.input, io.output);
   notifier.addChannel(chat);
+  const telegram = io.transports.TELEGRAM_BOT_TOKEN ? await startTelegram(io.transports, core, notifier, tag, log) : undefined;
 
   await engine.start();
   engine.prime(feed.history(config.sim.historyBars));
@@ -103,9 +127,13 @@ export async function startAgent(config: Config, mode: ResolvedMode, io: { input
       await running;
       await engine.drain();
       notifier.notify('state', `Stopped (${reason}). State ${engine.status().risk.state} is saved and will be restored at the next start.`);
-      await notifier.flush();
+      // A dead chat service must not hold the shutdown: what is not delivered in 5 s waits in the outbox.
+      await Promise.race([notifier.flush(), new Promise((r) => setTimeout(r, 5_000).unref())]);
+      notifier.close();
+      await telegram?.stop();
       chat.stop();
       db.close();
+      releaseLock();
       log.info({ reason }, 'agent stopped');
     })());
 
@@ -113,5 +141,44 @@ export async function startAgent(config: Config, mode: ResolvedMode, io: { input
     onInterrupt: () => void stop('Ctrl-C'),
     onEnd: () => log.info('console input closed; the agent keeps running (Ctrl-C or SIGTERM stops it)'),
   });
-  return { stop };
+  return { stop, engine, notifier };
+}
+
+/**
+ * Telegram is optional equipment: an unreachable Telegram never stops trading (its messages wait in the
+ * outbox), but a rejected token or a second poller on the same token stops start-up with a clear message.
+ */
+async function startTelegram(env: TransportEnv, core: CommandCore, notifier: OutboxNotifier, tag: string, log: Logger): Promise<TelegramTransport> {
+  const telegram = new TelegramTransport(core, notifier, {
+    token: env.TELEGRAM_BOT_TOKEN!,
+    apiRoot: env.TELEGRAM_API_ROOT,
+    chatId: env.TELEGRAM_CHAT_ID,
+    roles: new RoleDirectory(new Set(env.TELEGRAM_OPERATORS), new Set(env.TELEGRAM_VIEWERS)),
+    tag,
+    log,
+  });
+  if (!env.TELEGRAM_CHAT_ID) log.warn({}, 'TELEGRAM_CHAT_ID is not set: alerts and digests will not go to Telegram (replies still do)');
+  try {
+    await telegram.start();
+  } catch (error) {
+    if (error instanceof TelegramConflictError) throw new ConfigError(`Telegram: ${error.message}`);
+    if (error instanceof GrammyError && error.error_code === 401) throw new ConfigError('Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized). Check the token from @BotFather.');
+    log.warn({ err: error }, 'Telegram is unreachable at start-up; retrying in the background, trading continues');
+    void retryUntilStarted(telegram, log);
+  }
+  notifier.addChannel(telegram);
+  return telegram;
+}
+
+async function retryUntilStarted(telegram: TelegramTransport, log: Logger): Promise<void> {
+  for (let wait = 5_000; ; wait = Math.min(wait * 2, 300_000)) {
+    await new Promise((r) => setTimeout(r, wait).unref());
+    try {
+      await telegram.start();
+      log.info({}, 'Telegram reachable again; polling started');
+      return;
+    } catch (error) {
+      log.warn({ err: error }, 'Telegram still unreachable');
+    }
+  }
 }

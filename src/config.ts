@@ -170,3 +170,43 @@ function setPath(value: unknown, path: readonly string[], leaf: unknown): unknow
   const node = isRecord(value) ? value : {};
   return { ...node, [head]: setPath(node[head], rest, leaf) };
 }
+
+const blankIsUnset = (v: unknown) => (v === '' ? undefined : v);
+const userIds = z.preprocess(
+  blankIsUnset,
+  z
+    .string()
+    .optional()
+    .transform((s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []))
+    .pipe(z.array(z.string().regex(/^\d{1,20}$/, 'must be numeric user ids separated by commas'))),
+);
+const optionalId = z.preprocess(blankIsUnset, z.string().regex(/^-?\d{1,20}$/, 'must be a numeric id').optional());
+const optionalSecret = z.preprocess(blankIsUnset, z.string().optional());
+
+/** Chat transports, from the environment only (tokens are secrets). */
+const transportEnvSchema = z.object({
+  TELEGRAM_BOT_TOKEN: optionalSecret,
+  TELEGRAM_API_ROOT: z.preprocess(blankIsUnset, z.url().default('https://api.telegram.org')),
+  TELEGRAM_CHAT_ID: optionalId,
+  TELEGRAM_OPERATORS: userIds,
+  TELEGRAM_VIEWERS: userIds,
+  DISCORD_BOT_TOKEN: optionalSecret,
+  DISCORD_API_BASE: z.preprocess(blankIsUnset, z.url().default('https://discord.com/api')),
+  DISCORD_CHANNEL_ID: optionalId,
+  DISCORD_GUILD_ID: optionalId,
+  DISCORD_OPERATORS: userIds,
+  DISCORD_VIEWERS: userIds,
+});
+
+export type TransportEnv = z.infer<typeof transportEnvSchema>;
+
+export function loadTransportEnv(env: NodeJS.ProcessEnv = process.env): TransportEnv {
+  const parsed = transportEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0]);
+    const shown = /TOKEN/.test(name) ? '[redacted]' : JSON.stringify(env[name]);
+    throw new ConfigError(`Bad environment variable ${name} = ${shown}: ${issue.message}`);
+  }
+  return parsed.data;
+}

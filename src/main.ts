@@ -7,7 +7,8 @@ import { MarketDataError } from '../engine/market/csv.js';
 import { startAgent, type RunningAgent } from './app.js';
 import { BacktestError, formatResultsTable, runBacktest } from './backtest.js';
 import { CliError, parseBacktestArgs } from './cli.js';
-import { ConfigError, loadConfig, resolveMode } from './config.js';
+import { ConfigError, loadConfig, loadTransportEnv, resolveMode } from './config.js';
+import { InstanceLockedError } from './instance-lock.js';
 import { createLogger } from './logger.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -18,7 +19,8 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'start': {
       if (rest.length > 0) throw new CliError(`npm start takes no arguments (got ${rest.join(' ')}); configure it with CE_CONFIG and the environment`);
       const mode = resolveMode(config);
-      const agent: RunningAgent = await startAgent(config, mode, { input: process.stdin, output: process.stdout }, log);
+      const transports = loadTransportEnv();
+      const agent: RunningAgent = await startAgent(config, mode, { input: process.stdin, output: process.stdout, transports }, log);
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => void agent.stop(signal).then(resolve);
         process.once('SIGINT', () => shutdown('Ctrl-C'));
@@ -48,7 +50,7 @@ function iso(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-const OPERATOR_ERRORS = [ConfigError, CliError, MarketDataError, BacktestError];
+const OPERATOR_ERRORS = [ConfigError, CliError, MarketDataError, BacktestError, InstanceLockedError];
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

@@ -58,9 +58,13 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE outbox (
     id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, channel TEXT NOT NULL,
     priority INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, sent_at INTEGER, last_error TEXT
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent')),
+    attempts INTEGER NOT NULL DEFAULT 0, sent_at INTEGER, last_error TEXT
   );
   CREATE INDEX outbox_pending ON outbox (channel, status, priority, id);
+  `,
+  `
+  -- Identical pending alerts are merged into one row with a count instead of flooding the chat.
+  ALTER TABLE outbox ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
   `,
 ];

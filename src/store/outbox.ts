@@ -3,33 +3,42 @@ import type { Outbox, OutboxRow } from '../../bot/notifier.js';
 import type { Db } from './database.js';
 
 export class SqliteOutbox implements Outbox {
+  private readonly findSame;
+  private readonly bump;
   private readonly insert;
-  private readonly selectDue;
+  private readonly selectPending;
   private readonly sent;
   private readonly failed;
 
-  constructor(db: Db, private readonly wallNow: () => number = Date.now) {
-    this.insert = db.prepare('INSERT INTO outbox (created_at, channel, priority, kind, text, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)');
-    this.selectDue = db.prepare(`SELECT id, channel, kind, text, created_at AS createdAt, attempts FROM outbox
-      WHERE channel = ? AND status = 'pending' AND next_attempt_at <= ? ORDER BY priority, id LIMIT ?`);
+  constructor(private readonly db: Db, private readonly wallNow: () => number = Date.now) {
+    this.findSame = db.prepare("SELECT id FROM outbox WHERE channel = ? AND kind = ? AND text = ? AND status = 'pending' LIMIT 1");
+    this.bump = db.prepare('UPDATE outbox SET repeats = repeats + 1 WHERE id = ?');
+    this.insert = db.prepare('INSERT INTO outbox (created_at, channel, priority, kind, text) VALUES (?, ?, ?, ?, ?)');
+    this.selectPending = db.prepare(`SELECT id, channel, kind, text, created_at AS createdAt, attempts, repeats FROM outbox
+      WHERE channel = ? AND status = 'pending' ORDER BY priority, id LIMIT ?`);
     this.sent = db.prepare("UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?");
-    this.failed = db.prepare('UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?');
+    this.failed = db.prepare('UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?');
   }
 
   enqueue(channel: string, kind: NotificationKind, priority: number, text: string): void {
-    const now = this.wallNow();
-    this.insert.run(now, channel, priority, kind, text, now);
+    this.db.transaction(() => {
+      const same = this.findSame.get(channel, kind, text) as { id: number } | undefined;
+      if (same) this.bump.run(same.id);
+      else {
+        this.insert.run(this.wallNow(), channel, priority, kind, text);
+      }
+    })();
   }
 
-  due(channel: string, now: number, limit: number): OutboxRow[] {
-    return this.selectDue.all(channel, now, limit) as OutboxRow[];
+  pending(channel: string, limit: number): OutboxRow[] {
+    return this.selectPending.all(channel, limit) as OutboxRow[];
   }
 
   markSent(id: number, now: number): void {
     this.sent.run(now, id);
   }
 
-  markFailed(id: number, error: string, retryAt: number): void {
-    this.failed.run(error.slice(0, 500), retryAt, id);
+  markFailed(id: number, error: string): void {
+    this.failed.run(error.slice(0, 500), id);
   }
 }

@@ -1,0 +1,37 @@
+/**
+ * One agent per database: a lock file beside the SQLite file, holding the owner's pid. A lock left by a dead
+ * process is taken over; a live owner makes start-up fail with a clear message.
+ */
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+
+export class InstanceLockedError extends Error {}
+
+export function acquireInstanceLock(dbPath: string): () => void {
+  if (dbPath === ':memory:') return () => undefined;
+  const lockPath = `${dbPath}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(lockPath, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(lockPath, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new InstanceLockedError(`another agent (pid ${owner}) is already running on ${dbPath}. Stop it first, or set CE_DB to another file.`);
+      }
+      rmSync(lockPath, { force: true }); // stale: its owner is gone
+    }
+  }
+  throw new InstanceLockedError(`could not take the lock ${lockPath}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
