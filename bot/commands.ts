@@ -2,7 +2,15 @@
 import { z } from 'zod';
 import type { KillReport, StatusView } from '../engine/api.js';
 import { formatPct, formatQty, formatUsd } from '../engine/money.js';
-import { defineCommand, usage, type CommandDef } from './registry.js';
+import { defineCommand, usage, type AuditEntry, type CommandDef } from './registry.js';
+
+/** What commands read besides the engine: the audit trail and the health of the chat channels. */
+export interface CommandDeps {
+  /** newest first */
+  readonly recentAudit: (limit: number) => ReadonlyArray<AuditEntry & { readonly ts: number }>;
+  /** one line per channel, e.g. "telegram ok, 0 queued" */
+  readonly health: () => string;
+}
 
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -51,7 +59,7 @@ function iso(ms: number): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
 }
 
-export function buildCommands(): CommandDef[] {
+export function buildCommands(deps: CommandDeps): CommandDef[] {
   const commands: CommandDef[] = [
     defineCommand({
       name: 'status',
@@ -102,6 +110,68 @@ export function buildCommands(): CommandDef[] {
             .map((t) => `${iso(t.ts)} ${t.side.toUpperCase()} ${formatQty(t.qty)} ${t.symbol} @ ${formatUsd(t.price)} fee ${formatUsd(t.fee)}${t.side === 'sell' ? ` P&L ${formatUsd(t.realizedPnl)}` : ''}`)
             .join('\n'),
         };
+      },
+    }),
+    defineCommand({
+      name: 'positions',
+      description: 'open positions with size, average cost, price, value and P&L',
+      role: 'viewer',
+      params: [],
+      run: (api) => {
+        const { positions, equity } = api.status();
+        if (positions.length === 0) return { text: 'No open positions.' };
+        return {
+          text: positions
+            .map((p) => `${p.symbol} ${formatQty(p.qty)} @ avg ${formatUsd(p.avgCost)} · now ${p.price !== undefined ? formatUsd(p.price) : 'n/a'} · ${formatUsd(p.value)} (${formatPct(p.value / equity, 1).replace('+', '')} of equity) · P&L ${formatUsd(p.unrealizedPnl)}`)
+            .join('\n'),
+        };
+      },
+    }),
+    defineCommand<{ name?: string; value?: number }>({
+      name: 'threshold',
+      description: 'show the strategy thresholds, or set one: /threshold topK 3',
+      role: 'operator',
+      params: [
+        { name: 'name', schema: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,40}$/, 'must be a threshold name from /threshold'), optional: true },
+        { name: 'value', schema: z.coerce.number().refine(Number.isFinite, 'must be a number'), optional: true },
+      ],
+      run: (api, args, actor) => {
+        const all = api.thresholds();
+        if (args.value === undefined) {
+          const shown = args.name === undefined ? all : all.filter((t) => t.name === args.name);
+          if (shown.length === 0) return { text: args.name ? `No threshold "${args.name}". Known: ${all.map((t) => t.name).join(', ') || 'none'}.` : 'This strategy has no thresholds.' };
+          return { text: shown.map((t) => `${t.name} = ${t.value} (${t.min}…${t.max}${t.integer ? ', whole number' : ''}): ${t.description}`).join('\n') };
+        }
+        const change = api.setThreshold(args.name!, args.value, `${actor.transport}:${actor.id}`);
+        return { text: change.ok ? `${change.name}: ${change.old} → ${change.value}. Saved; it survives a restart.` : `Not changed: ${change.reason}` };
+      },
+    }),
+    defineCommand({
+      name: 'health',
+      description: 'engine loop, market data freshness and chat channels',
+      role: 'viewer',
+      params: [],
+      run: (api) => {
+        const { health, marketTime, risk } = api.status();
+        const age = health.lastBarWallTime !== undefined ? `${Math.round((Date.now() - health.lastBarWallTime) / 1000)} s ago` : 'none yet';
+        return {
+          text: [
+            `Engine: ${health.barsProcessed} bars processed, last bar ${age}${marketTime !== undefined ? ` (market time ${iso(marketTime)})` : ''}, inbox ${health.inboxDepth}`,
+            `Risk state: ${risk.state}`,
+            `Channels: ${deps.health()}`,
+          ].join('\n'),
+        };
+      },
+    }),
+    defineCommand<{ n?: number }>({
+      name: 'audit',
+      description: 'the last commands and who sent them (default 10)',
+      role: 'viewer',
+      params: [{ name: 'n', schema: z.coerce.number().int().min(1).max(50), optional: true }],
+      run: (_api, args) => {
+        const rows = deps.recentAudit(args.n ?? 10);
+        if (rows.length === 0) return { text: 'The audit log is empty.' };
+        return { text: rows.map((r) => `${iso(r.ts)} ${r.transport}:${r.actorId} /${r.command}${r.args.length ? ` ${r.args.join(' ')}` : ''} → ${r.outcome}${r.detail ? ` (${r.detail})` : ''}`).join('\n') };
       },
     }),
   ];

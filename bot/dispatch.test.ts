@@ -36,6 +36,8 @@ function auditRows(db: Db): AuditRow[] {
 }
 
 /** An in-memory engine: a risk state the test can set, and every control call recorded with the audit as it was then. */
+const testDeps = { recentAudit: () => [], health: () => 'channels: console ok' };
+
 class FakeEngine implements EngineApi {
   risk: RiskState = { state: 'ACTIVE', since: Date.UTC(2024, 0, 1), by: 'system', reason: 'start-up' };
   readonly pauses: Array<{ by: string; durationMs: number | undefined; auditAtCall: AuditRow[] }> = [];
@@ -87,6 +89,14 @@ class FakeEngine implements EngineApi {
     return { alreadyHalted, canceled: [], closes: [], remaining: [] };
   }
 
+  thresholds() {
+    return [];
+  }
+
+  setThreshold() {
+    return { ok: false as const, reason: 'no thresholds in this fake' };
+  }
+
   recentTrades() {
     return [];
   }
@@ -106,7 +116,7 @@ let clock: number;
 let core: CommandCore;
 
 function makeCore(options: Partial<DispatchOptions> = {}): CommandCore {
-  return new CommandCore(engine, buildCommands(), new SqliteAuditLog(db), alerts, { confirmTtlMs: TTL_MS, now: () => clock, ...options });
+  return new CommandCore(engine, buildCommands(testDeps), new SqliteAuditLog(db), alerts, { confirmTtlMs: TTL_MS, now: () => clock, ...options });
 }
 
 beforeEach(() => {
@@ -328,7 +338,7 @@ describe('CommandCore', () => {
 
 describe('CommandCore fuzz', () => {
   it('never throws on 1,000 random messages; replies to everyone on a list and to no one else', async () => {
-    const names = [...buildCommands().map((c) => c.name), 'confirm', 'bogus'];
+    const names = [...buildCommands(testDeps).map((c) => c.name), 'confirm', 'bogus'];
     const arg = fc.oneof(
       fc.constantFrom('2h', '30m', '1d', '0m', '31d', '9999d', '1', '100', '101', '-1', 'NaN', 'deadbeef', ''),
       fc.string({ maxLength: 12 }),

@@ -54,6 +54,7 @@ export class OutboxNotifier implements Notifier {
   private readonly channels: Channel[] = [];
   private readonly health = new Map<string, ChannelHealth>();
   private scheduled = false;
+  private closed = false;
   private draining: Promise<void> = Promise.resolve();
 
   constructor(
@@ -70,6 +71,7 @@ export class OutboxNotifier implements Notifier {
   }
 
   notify(kind: NotificationKind, text: string): void {
+    if (this.closed) return; // after shutdown the store is gone; the stop message was the last one
     for (const channel of this.channels) this.outbox.enqueue(channel.name, kind, PRIORITY[kind], `${this.tag} ${text}`);
     this.schedule();
   }
@@ -80,12 +82,20 @@ export class OutboxNotifier implements Notifier {
     return this.draining;
   }
 
-  /** Channels currently backed off, for /health. */
-  failing(): string[] {
-    return [...this.health.entries()].filter(([, h]) => h.failures > 0).map(([name]) => name);
+  /** One line for /health: each channel, whether it is failing, and how much waits for it. */
+  describe(): string {
+    return this.channels
+      .map((c) => {
+        const h = this.health.get(c.name)!;
+        const queued = this.outbox.pending(c.name, 1_000).length;
+        return `${c.name} ${h.failures > 0 ? `FAILING (${h.failures} tries)` : 'ok'}, ${queued} queued`;
+      })
+      .join('; ');
   }
 
+  /** No more writes or deliveries; pending rows stay in the outbox for the next start. */
   close(): void {
+    this.closed = true;
     for (const h of this.health.values()) clearTimeout(h.timer);
   }
 
@@ -123,13 +133,14 @@ export class OutboxNotifier implements Notifier {
   }
 
   private async deliver(): Promise<void> {
+    if (this.closed) return;
     await Promise.all(this.channels.map((channel) => this.deliverChannel(channel)));
   }
 
   private async deliverChannel(channel: Channel): Promise<void> {
     const health = this.health.get(channel.name)!;
     if (this.now() < health.retryAt) return;
-    for (;;) {
+    while (!this.closed) {
       const batch = this.outbox.pending(channel.name, 50);
       if (batch.length === 0) return;
       for (const group of this.combine(batch, channel.batchChars ?? 0)) {

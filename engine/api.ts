@@ -61,6 +61,17 @@ export interface TradeView {
   readonly realizedPnl: number;
 }
 
+export interface ThresholdView {
+  readonly name: string;
+  readonly description: string;
+  readonly value: number;
+  readonly min: number;
+  readonly max: number;
+  readonly integer: boolean;
+}
+
+export type ThresholdChange = { readonly ok: true; readonly name: string; readonly old: number; readonly value: number } | { readonly ok: false; readonly reason: string };
+
 export interface EngineApi {
   status(): StatusView;
   /** REDUCING: no new entries; exits and stops still run. Refused while HALTED (that would lower the guard). */
@@ -69,4 +80,7 @@ export interface EngineApi {
   /** HALTED first and persisted, then cancel everything and close every position; reports what the broker confirmed. */
   kill(by: string): Promise<KillReport>;
   recentTrades(limit: number): TradeView[];
+  thresholds(): ThresholdView[];
+  /** Validates the range, applies, persists and announces the change (old → new). */
+  setThreshold(name: string, value: number, by: string): ThresholdChange;
 }

@@ -3,7 +3,7 @@
  *   bars → venue events (fills) → history → strategy → risk gate → execution → journal
  * Backtest, sim, paper and live differ only in the clock, the feed and the broker handed in.
  */
-import type { EngineApi, KillReport, StatusView, TradeView } from './api.js';
+import type { EngineApi, KillReport, StatusView, ThresholdChange, ThresholdView, TradeView } from './api.js';
 import type { Broker, BrokerEvent } from './broker/broker.js';
 import type { Execution } from './execution.js';
 import { SerialInbox } from './inbox.js';
@@ -41,6 +41,7 @@ interface DayMark {
 }
 
 const DAY_KEY = 'engine.day';
+const thresholdsKey = (strategy: string) => `thresholds.${strategy}`;
 /** closes kept per symbol; enough for any strategy's look-back */
 const HISTORY_LIMIT = 2_000;
 
@@ -77,6 +78,7 @@ export class Engine implements EngineApi {
       journal.recordOrder(known ?? { ...order, status: 'rejected', rejectReason: 'unknown to the broker at start-up' });
     }
     this.day = this.deps.state.get<DayMark>(DAY_KEY);
+    this.restoreThresholds();
     const risk = gate.state;
     const restored = risk.by !== 'system' || risk.state !== 'ACTIVE';
     const held = account.positions.map((p) => `${formatQty(p.qty)} ${p.symbol}`).join(', ') || 'none';
@@ -204,6 +206,34 @@ export class Engine implements EngineApi {
 
   recentTrades(limit: number): TradeView[] {
     return this.deps.journal.recentFills(limit).map((f) => ({ ts: f.ts, symbol: f.symbol, side: f.side, qty: f.qty, price: f.price, fee: f.fee, realizedPnl: f.realizedPnl }));
+  }
+
+  thresholds(): ThresholdView[] {
+    return this.deps.strategy.tunables.map((t) => ({ name: t.name, description: t.description, value: t.get(), min: t.min, max: t.max, integer: t.integer }));
+  }
+
+  setThreshold(name: string, value: number, by: string): ThresholdChange {
+    const tunable = this.deps.strategy.tunables.find((t) => t.name === name);
+    const names = this.deps.strategy.tunables.map((t) => t.name).join(', ') || 'none';
+    if (!tunable) return { ok: false, reason: `no threshold "${name}" for strategy ${this.deps.strategy.name}; known: ${names}` };
+    if (!Number.isFinite(value) || value < tunable.min || value > tunable.max) return { ok: false, reason: `${name} must be between ${tunable.min} and ${tunable.max}, got ${value}` };
+    if (tunable.integer && !Number.isInteger(value)) return { ok: false, reason: `${name} must be a whole number, got ${value}` };
+    const old = tunable.get();
+    tunable.set(value);
+    this.deps.state.set(thresholdsKey(this.deps.strategy.name), Object.fromEntries(this.thresholds().map((t) => [t.name, t.value])), by);
+    this.stateChanged(`Threshold ${this.deps.strategy.name}.${name}: ${old} → ${value} (by ${by}).`);
+    return { ok: true, name, old, value };
+  }
+
+  /** Values an operator set before a restart win over the config file; out-of-range ones are dropped. */
+  private restoreThresholds(): void {
+    const saved = this.deps.state.get<Record<string, number>>(thresholdsKey(this.deps.strategy.name)) ?? {};
+    for (const tunable of this.deps.strategy.tunables) {
+      const value = saved[tunable.name];
+      if (value === undefined) continue;
+      if (value >= tunable.min && value <= tunable.max) tunable.set(value);
+      else this.deps.log('warn', 'saved threshold out of range; using the configured value', { name: tunable.name, value });
+    }
   }
 
   /** USD, positions marked at the last close. */

@@ -94,7 +94,9 @@ async function startLocked(config: Config, mode: ResolvedMode, io: AgentIo, log:
     log,
   });
 
-  const core = new CommandCore(engine, buildCommands(), new SqliteAuditLog(db), notifier, { confirmTtlMs: config.commands.confirmTtlSeconds * 1000 });
+  const audit = new SqliteAuditLog(db);
+  const commands = buildCommands({ recentAudit: (n) => audit.recent(n), health: () => notifier.describe() });
+  const core = new CommandCore(engine, commands, audit, notifier, { confirmTtlMs: config.commands.confirmTtlSeconds * 1000 });
   const chat = new ConsoleTransport(core, tag, io.input, io.output);
   notifier.addChannel(chat);
   const telegram = io.transports.TELEGRAM_BOT_TOKEN ? await startTelegram(io.transports, core, notifier, tag, log) : undefined;

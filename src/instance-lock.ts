@@ -18,7 +18,7 @@ export function acquireInstanceLock(dbPath: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(readFileSync(lockPath, 'utf8').trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+      if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
         throw new InstanceLockedError(`another agent (pid ${owner}) is already running on ${dbPath}. Stop it first, or set CE_DB to another file.`);
       }
       rmSync(lockPath, { force: true }); // stale: its owner is gone

@@ -15,8 +15,11 @@ export interface TestAgent extends RunningAgent {
   audit(): Array<{ transport: string; actor_id: string; command: string; outcome: string }>;
 }
 
-export async function startTestAgent(env: Record<string, string>, overrides: (c: Config) => Config = (c) => c): Promise<TestAgent> {
-  const dbPath = join(mkdtempSync(join(tmpdir(), 'ce-agent-')), 'engine.db');
+export async function startTestAgent(
+  env: Record<string, string>,
+  overrides: (c: Config) => Config = (c) => c,
+  dbPath = join(mkdtempSync(join(tmpdir(), 'ce-agent-')), 'engine.db'),
+): Promise<TestAgent> {
   const base = loadConfig({}).config;
   const config = overrides({ ...base, store: { path: dbPath }, sim: { ...base.sim, barsPerSecond: 20 } });
   const input = new PassThrough();

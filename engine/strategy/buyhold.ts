@@ -7,6 +7,7 @@ import type { Strategy, StrategyContext, StrategyDecision } from './strategy.js'
 export class BuyHoldStrategy implements Strategy {
   readonly name = 'buyhold';
   readonly warmupBars = 0;
+  readonly tunables = [];
   private invested = false;
 
   decide(ctx: StrategyContext): StrategyDecision[] {

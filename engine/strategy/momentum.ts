@@ -3,7 +3,7 @@
  * (only those with a positive return), equally weighted; everything else goes to cash.
  */
 import type { OrderIntent, Symbol } from '../types.js';
-import type { Strategy, StrategyContext, StrategyDecision } from './strategy.js';
+import type { Strategy, StrategyContext, StrategyDecision, Tunable } from './strategy.js';
 
 export interface MomentumParams {
   readonly lookbackBars: number;
@@ -18,10 +18,32 @@ export interface MomentumParams {
 export class MomentumStrategy implements Strategy {
   readonly name = 'momentum';
   readonly warmupBars: number;
+  readonly tunables: readonly Tunable[];
+  private readonly params: { -readonly [K in keyof MomentumParams]: MomentumParams[K] };
   private barsSeen = 0;
 
-  constructor(private readonly params: MomentumParams) {
+  constructor(params: MomentumParams) {
+    this.params = { ...params };
+    // History is kept for the configured look-back, so /threshold may shorten it but not lengthen it.
     this.warmupBars = params.lookbackBars + 1;
+    const tunable = (name: keyof MomentumParams, description: string, min: number, max: number, integer: boolean): Tunable => ({
+      name,
+      description,
+      min,
+      max,
+      integer,
+      get: () => this.params[name],
+      set: (value) => {
+        this.params[name] = value;
+      },
+    });
+    this.tunables = [
+      tunable('topK', 'how many top-ranked symbols to hold', 1, 20, true),
+      tunable('lookbackBars', 'bars of return that rank the symbols', 2, params.lookbackBars, true),
+      tunable('rebalanceBars', 'bars between rebalances', 1, 24 * 30, true),
+      tunable('rebalanceBand', 'resize only when off target by more than this fraction', 0, 0.5, false),
+      tunable('cashBuffer', 'fraction of equity kept in cash', 0, 0.5, false),
+    ];
   }
 
   decide(ctx: StrategyContext): StrategyDecision[] {

@@ -23,8 +23,21 @@ export interface StrategyDecision {
   readonly intent: OrderIntent | null;
 }
 
+/** A strategy parameter the operator may change at run time (`/threshold`), with its allowed range. */
+export interface Tunable {
+  readonly name: string;
+  readonly description: string;
+  readonly min: number;
+  readonly max: number;
+  readonly integer: boolean;
+  get(): number;
+  set(value: number): void;
+}
+
 export interface Strategy {
   readonly name: string;
+  /** parameters `/threshold` may show and change */
+  readonly tunables: readonly Tunable[];
   /** closes of history it needs before its first decision */
   readonly warmupBars: number;
   /** Decisions for this bar. Sells come before buys so their proceeds can fund the buys. */
