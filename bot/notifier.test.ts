@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/store/database.js';
+import { SqliteOutbox } from '../src/store/outbox.js';
+import { OutboxNotifier, type Channel } from './notifier.js';
+
+class RecordingChannel implements Channel {
+  readonly sent: string[] = [];
+  failing = false;
+  hang = false;
+  constructor(readonly name: string, readonly batchChars?: number) {}
+  async send(text: string): Promise<void> {
+    if (this.hang) await new Promise(() => undefined);
+    if (this.failing) throw new Error('service unavailable');
+    this.sent.push(text);
+  }
+}
+
+function setup(now: () => number = Date.now) {
+  const db = openDatabase(':memory:');
+  const notifier = new OutboxNotifier(new SqliteOutbox(db, now), '[SIM]', now);
+  return { db, notifier };
+}
+
+describe('OutboxNotifier', () => {
+  it('tags every message, and persists it before delivery', async () => {
+    const { db, notifier } = setup();
+    const chat = new RecordingChannel('chat');
+    notifier.addChannel(chat);
+    notifier.notify('trade', 'BUY 1 BTC/USD');
+    expect((db.prepare("SELECT text, status FROM outbox").all())).toEqual([{ text: '[SIM] BUY 1 BTC/USD', status: 'pending' }]);
+    await notifier.flush();
+    expect(chat.sent).toEqual(['[SIM] BUY 1 BTC/USD']);
+    expect(db.prepare("SELECT status FROM outbox").pluck().all()).toEqual(['sent']);
+  });
+
+  it('after an outage delivers kill and critical first, then trades and risk, then info, then digests, merging repeats', async () => {
+    const { notifier } = setup();
+    const chat = new RecordingChannel('chat');
+    chat.failing = true;
+    notifier.addChannel(chat);
+    notifier.notify('digest', 'daily digest');
+    notifier.notify('info', 'replay ended');
+    notifier.notify('trade', 'BUY 1 ETH/USD');
+    notifier.notify('risk', 'Denied BTC/USD: cap');
+    notifier.notify('risk', 'Denied BTC/USD: cap');
+    notifier.notify('risk', 'Denied BTC/USD: cap');
+    notifier.notify('kill', 'KILL by op');
+    await notifier.flush();
+    expect(chat.sent).toEqual([]);
+    chat.failing = false;
+    await new Promise((r) => setTimeout(r, 600)); // the channel's first backoff is 500 ms
+    await notifier.flush();
+    expect(chat.sent).toEqual(['[SIM] KILL by op', '[SIM] BUY 1 ETH/USD', '[SIM] Denied BTC/USD: cap (×3)', '[SIM] replay ended', '[SIM] daily digest']);
+  });
+
+  it('combines a backlog into few sends when the channel allows it, never beyond its size', async () => {
+    const { notifier } = setup();
+    const chat = new RecordingChannel('chat', 200);
+    notifier.addChannel(chat);
+    for (let i = 0; i < 30; i++) notifier.notify('trade', `trade number ${i}`);
+    await notifier.flush();
+    expect(chat.sent.length).toBeLessThan(10);
+    for (const m of chat.sent) expect(m.length).toBeLessThanOrEqual(200);
+    expect(chat.sent.join('\n').split('\n')).toEqual(Array.from({ length: 30 }, (_, i) => `[SIM] trade number ${i}`));
+  });
+
+  it('marks a late message with the time it was written', async () => {
+    let now = Date.UTC(2026, 0, 1, 12);
+    const { notifier } = setup(() => now);
+    const chat = new RecordingChannel('chat');
+    chat.failing = true;
+    notifier.addChannel(chat);
+    notifier.notify('trade', 'SELL 1 SOL/USD');
+    await notifier.flush();
+    chat.failing = false;
+    now += 120_000;
+    await notifier.flush();
+    expect(chat.sent).toEqual(['[SIM] SELL 1 SOL/USD (written 2026-01-01T12:00:00.000Z)']);
+  });
+
+  it('a hung channel never blocks notify or the other channels', async () => {
+    const { notifier } = setup();
+    const hung = new RecordingChannel('hung');
+    hung.hang = true;
+    const console = new RecordingChannel('console');
+    notifier.addChannel(hung);
+    notifier.addChannel(console);
+    // notify is synchronous: it returns after writing rows, whatever the channels do.
+    for (let i = 0; i < 100; i++) expect(notifier.notify('trade', `t${i}`)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(console.sent).toHaveLength(100);
+    expect(hung.sent).toHaveLength(0);
+  });
+});
