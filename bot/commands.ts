@@ -1,6 +1,6 @@
 /** The operator commands that exist today (ARCHITECTURE.md §3). One definition each; every transport shares them. */
 import { z } from 'zod';
-import type { KillReport, StatusView } from '../engine/api.js';
+import type { KillReport, LimitsView, RiskUsage, StatusView } from '../engine/api.js';
 import { formatPct, formatQty, formatUsd } from '../engine/money.js';
 import { defineCommand, usage, type AuditEntry, type CommandDef } from './registry.js';
 
@@ -36,10 +36,30 @@ export function renderStatus(s: StatusView): string {
       lines.push(`  ${p.symbol} ${formatQty(p.qty)} @ avg ${formatUsd(p.avgCost)} · now ${p.price !== undefined ? formatUsd(p.price) : 'n/a'} · value ${formatUsd(p.value)} · P&L ${formatUsd(p.unrealizedPnl)}`);
     }
   }
+  lines.push(renderUsage(s.riskUsage));
   lines.push(
     `Open orders ${s.openOrders} · last decision ${s.lastDecisionAt !== undefined ? iso(s.lastDecisionAt) : 'none yet'} · ` +
       `health: ${s.health.barsProcessed} bars processed, inbox ${s.health.inboxDepth}${s.health.lastBarWallTime !== undefined ? `, last bar ${Math.round((Date.now() - s.health.lastBarWallTime) / 1000)}s ago` : ''}`,
   );
+  return lines.join('\n');
+}
+
+const pctOf = (x: number | undefined, digits = 1) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(digits)}%`);
+
+/** Live risk usage against the limits: the lines /status and /limits share. */
+export function renderUsage(u: RiskUsage, l?: LimitsView['limits']): string {
+  const cap = (name: string, f: (v: number) => string) => {
+    const v = l?.find((x) => x.name === name)?.value;
+    return v === undefined ? '' : ` (limit ${f(v)})`;
+  };
+  const pct = (v: number) => pctOf(v, v < 0.1 ? 1 : 0);
+  const lines = [
+    `Risk: exposure ${pctOf(u.exposure)} · largest asset ${pctOf(u.largestAsset)}${cap('maxAssetFraction', pct)} · positions ${u.openPositions}${cap('maxOpenPositions', String)}`,
+    `  VaR 95% 1d ${pctOf(u.var95, 2)}${cap('maxVar95', pct)} · max correlation ${u.maxCorrelation === undefined ? 'n/a' : u.maxCorrelation.toFixed(2)}${cap('maxCorrelation', String)}`,
+    `  today ${formatPct(u.dayPnlFraction)}${cap('dailyLossLimit', (v) => `-${pct(v)}`)} · since start ${formatPct(u.totalPnlFraction)}${cap('totalLossLimit', (v) => `-${pct(v)}`)} · drawdown ${pctOf(u.drawdown)} · entries today ${u.tradesToday}${cap('maxTradesPerDay', String)}`,
+  ];
+  if (u.cycle) lines.push(`  cycle: started at ${formatUsd(u.cycle.startEquity)}, peak ${formatUsd(u.cycle.peakEquity)}, profit taken ${u.cycle.profitTaken ? 'yes' : 'no'}`);
+  for (const e of u.recentRiskEvents.slice(0, 3)) lines.push(`  ${e.kind}${e.symbol ? ` ${e.symbol}` : ''}: ${e.reason}`);
   return lines.join('\n');
 }
 
@@ -143,6 +163,32 @@ export function buildCommands(deps: CommandDeps): CommandDef[] {
           return { text: shown.map((t) => `${t.name} = ${t.value} (${t.min}…${t.max}${t.integer ? ', whole number' : ''}): ${t.description}`).join('\n') };
         }
         const change = api.setThreshold(args.name!, args.value, `${actor.transport}:${actor.id}`);
+        return { text: change.ok ? `${change.name}: ${change.old} → ${change.value}. Saved; it survives a restart.` : `Not changed: ${change.reason}` };
+      },
+    }),
+    defineCommand<{ name?: string; value?: number }>({
+      name: 'limits',
+      description: 'risk limits and their live use; operators set one: /limits maxTradeUsd 500',
+      role: 'viewer',
+      roleFor: (args) => (args.value === undefined ? 'viewer' : 'operator'),
+      params: [
+        { name: 'name', schema: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,40}$/, 'must be a limit name from /limits'), optional: true },
+        { name: 'value', schema: z.coerce.number().refine(Number.isFinite, 'must be a number'), optional: true },
+      ],
+      run: (api, args, actor) => {
+        const view = api.limits();
+        if (args.value === undefined) {
+          const shown = args.name === undefined ? view.limits : view.limits.filter((l) => l.name === args.name);
+          if (shown.length === 0) return { text: `No limit "${args.name}". Known: ${view.limits.map((l) => l.name).join(', ')}.` };
+          return {
+            text: [
+              `Risk profile ${view.profile}${view.profile === 'benchmark' ? ' (cash checks only: these limits are not enforced)' : ''}`,
+              ...shown.map((l) => `${l.name} = ${l.value} (${l.min}…${l.max} ${l.unit})`),
+              renderUsage(view.usage, view.limits),
+            ].join('\n'),
+          };
+        }
+        const change = api.setLimit(args.name!, args.value, `${actor.transport}:${actor.id}`);
         return { text: change.ok ? `${change.name}: ${change.old} → ${change.value}. Saved; it survives a restart.` : `Not changed: ${change.reason}` };
       },
     }),

@@ -36,6 +36,8 @@ function auditRows(db: Db): AuditRow[] {
 }
 
 /** An in-memory engine: a risk state the test can set, and every control call recorded with the audit as it was then. */
+const USAGE = { exposure: 0, largestAsset: 0, openPositions: 0, var95: 0, maxCorrelation: undefined, dayPnlFraction: 0, totalPnlFraction: 0.05, drawdown: 0, tradesToday: 0, recentRiskEvents: [] };
+
 const testDeps = { recentAudit: () => [], health: () => 'channels: console ok' };
 
 class FakeEngine implements EngineApi {
@@ -66,7 +68,16 @@ class FakeEngine implements EngineApi {
       openOrders: 0,
       lastDecisionAt: undefined,
       health: { inboxDepth: 0, barsProcessed: 7, lastBarWallTime: undefined },
+      riskUsage: USAGE,
     };
+  }
+
+  limits() {
+    return { profile: 'full' as const, limits: [], usage: USAGE };
+  }
+
+  setLimit() {
+    return { ok: false as const, reason: 'no limits in this fake' };
   }
 
   pause(by: string, durationMs?: number) {

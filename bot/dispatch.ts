@@ -66,6 +66,10 @@ export class CommandCore {
       this.record(actor, name, args, 'invalid', parsed.error);
       return { text: parsed.error };
     }
+    if (command.roleFor?.(parsed.args) === 'operator' && actor.role !== 'operator') {
+      this.record(actor, name, args, 'denied', 'needs operator role for these arguments');
+      return { text: `Changing this with /${name} needs the operator role; you are a ${actor.role}.` };
+    }
     this.record(actor, name, args, 'requested');
     const prompt = command.confirm?.(this.api, parsed.args);
     if (prompt !== undefined) {
@@ -94,7 +98,7 @@ export class CommandCore {
       this.record(actor, pending.command.name, pending.rawArgs, 'denied', `confirmation belongs to ${pending.actor.transport}:${pending.actor.id}`);
       return { text: 'This confirmation belongs to someone else.' };
     }
-    if (pending.command.role === 'operator' && actor.role !== 'operator') {
+    if ((pending.command.roleFor?.(pending.args) ?? pending.command.role) === 'operator' && actor.role !== 'operator') {
       this.pending.delete(token);
       this.record(actor, pending.command.name, pending.rawArgs, 'denied', 'role lost before confirmation');
       return { text: `/${pending.command.name} needs the operator role.` };

@@ -30,7 +30,10 @@ export interface ParamSpec {
 export interface CommandDef<Args extends Record<string, unknown> = Record<string, unknown>> {
   readonly name: string;
   readonly description: string;
+  /** the role needed to use the command at all */
   readonly role: Role;
+  /** a stricter role for some invocations, e.g. /limits: viewers read, operators set */
+  readonly roleFor?: (args: Args) => Role;
   readonly params: readonly ParamSpec[];
   /** A confirmation prompt when this invocation must be confirmed, else undefined. */
   readonly confirm?: (api: EngineApi, args: Args) => string | undefined;

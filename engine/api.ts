@@ -1,5 +1,6 @@
 /** The engine's public surface for the operator layer (bot/) and reports. Nothing else is reachable from there. */
-import type { Mode, OrderStatus, Position, RiskState, Symbol } from './types.js';
+import type { LimitSpec } from './risk/limits.js';
+import type { Mode, OrderStatus, Position, RiskEvent, RiskState, Symbol } from './types.js';
 
 export interface PositionView extends Position {
   /** last close, USD; undefined before the first bar after start-up */
@@ -8,6 +9,33 @@ export interface PositionView extends Position {
   readonly value: number;
   /** USD, against the average cost including buy fees */
   readonly unrealizedPnl: number;
+}
+
+/** Live use of the risk limits, as fractions of equity unless named otherwise. */
+export interface RiskUsage {
+  /** value of all positions */
+  readonly exposure: number;
+  readonly largestAsset: number;
+  readonly openPositions: number;
+  /** historical 1-day VaR at 95% of the current book; undefined without enough history */
+  readonly var95: number | undefined;
+  /** highest pairwise correlation among held symbols; undefined with fewer than two */
+  readonly maxCorrelation: number | undefined;
+  readonly dayPnlFraction: number;
+  readonly totalPnlFraction: number;
+  /** fall from the equity peak */
+  readonly drawdown: number;
+  /** exposure-increasing orders today (market UTC day) */
+  readonly tradesToday: number;
+  readonly cycle?: { readonly startEquity: number; readonly peakEquity: number; readonly profitTaken: boolean };
+  /** newest first, at most 5 */
+  readonly recentRiskEvents: readonly RiskEvent[];
+}
+
+export interface LimitsView {
+  readonly profile: 'benchmark' | 'full';
+  readonly limits: ReadonlyArray<LimitSpec & { readonly value: number }>;
+  readonly usage: RiskUsage;
 }
 
 export interface StatusView {
@@ -33,6 +61,7 @@ export interface StatusView {
     /** wall-clock ms of the last bar processed */
     readonly lastBarWallTime: number | undefined;
   };
+  readonly riskUsage: RiskUsage;
 }
 
 export interface KillReport {
@@ -81,6 +110,9 @@ export interface EngineApi {
   kill(by: string): Promise<KillReport>;
   recentTrades(limit: number): TradeView[];
   thresholds(): ThresholdView[];
+  limits(): LimitsView;
+  /** Validates the range, applies, persists and announces the change (old → new). */
+  setLimit(name: string, value: number, by: string): ThresholdChange;
   /** Validates the range, applies, persists and announces the change (old → new). */
   setThreshold(name: string, value: number, by: string): ThresholdChange;
 }

@@ -58,7 +58,9 @@ function build(options: {
     mode: 'sim',
     symbols: options.symbols ?? SYMBOLS,
     strategy: options.strategy ?? 'buyhold',
-    profile: options.profile ?? 'full',
+    // Kernel mechanics (fill timing, states, kill) on few hand-made bars: the full profile's limits need weeks
+    // of history for VaR and correlation and are tested in engine/risk/*.test.ts. States apply in both profiles.
+    profile: options.profile ?? 'benchmark',
     startingEquity: EQUITY,
     venue: options.venue,
     marketDescription: 'hand-made test bars',

@@ -1,9 +1,9 @@
 /**
  * The engine kernel: one serial pipeline for every mode.
- *   bars → venue events (fills) → history → strategy → risk gate → execution → journal
+ *   bars → venue events (fills) → history → loss limits → protections → strategy → risk gate → execution → journal
  * Backtest, sim, paper and live differ only in the clock, the feed and the broker handed in.
  */
-import type { EngineApi, KillReport, StatusView, ThresholdChange, ThresholdView, TradeView } from './api.js';
+import type { EngineApi, KillReport, LimitsView, RiskUsage, StatusView, ThresholdChange, ThresholdView, TradeView } from './api.js';
 import type { Broker, BrokerEvent } from './broker/broker.js';
 import type { Execution } from './execution.js';
 import { SerialInbox } from './inbox.js';
@@ -12,6 +12,9 @@ import { DAY_MS } from './market/feed.js';
 import { formatPct, formatQty, formatUsd } from './money.js';
 import type { Clock, Journal, Notifier, StateStore } from './ports.js';
 import type { GateView, RiskGate } from './risk/gate.js';
+import { LIMIT_SPECS } from './risk/limits.js';
+import { correlation, historicalVar95, returns } from './risk/measures.js';
+import { Protections, type ProtectionView } from './risk/protections.js';
 import type { Strategy, StrategyContext } from './strategy/strategy.js';
 import type { BarBatch, Fill, Mode, OrderIntent, OrderState, RiskEvent, Symbol } from './types.js';
 
@@ -41,6 +44,7 @@ interface DayMark {
 }
 
 const DAY_KEY = 'engine.day';
+const PEAK_KEY = 'engine.peakEquity';
 const thresholdsKey = (strategy: string) => `thresholds.${strategy}`;
 /** closes kept per symbol; enough for any strategy's look-back */
 const HISTORY_LIMIT = 2_000;
@@ -49,7 +53,7 @@ export class Engine implements EngineApi {
   private readonly inbox = new SerialInbox();
   private portfolio = new Ledger({ cash: 0, positions: [], realizedPnl: 0 });
   private readonly prices = new Map<Symbol, number>();
-  private readonly history = new Map<Symbol, number[]>();
+  private readonly history = new Map<Symbol, { high: number[]; low: number[]; close: number[] }>();
   private readonly open = new Map<string, OrderState>();
   private readonly waiters = new Map<string, Array<(order: OrderState) => void>>();
   private lastDecisionAt: number | undefined;
@@ -58,9 +62,16 @@ export class Engine implements EngineApi {
   private day: DayMark | undefined;
   private killInFlight: Promise<KillReport> | undefined;
   private lastKillTs = 0;
+  private peakEquity = 0;
+  private readonly protections: Protections | undefined;
+  /** last denial reason notified per symbol: the same denial every rebalance is stored but not re-sent */
+  private readonly lastDenial = new Map<Symbol, string>();
+  private readonly recentRisk: RiskEvent[] = [];
 
   constructor(private readonly deps: EngineDeps) {
-    for (const symbol of deps.symbols) this.history.set(symbol, []);
+    for (const symbol of deps.symbols) this.history.set(symbol, { high: [], low: [], close: [] });
+    // Protections and loss limits belong to the agent's profile; benchmarks must match a plain computation.
+    this.protections = deps.gate.profile === 'full' ? new Protections(() => deps.gate.limits, deps.state) : undefined;
   }
 
   /**
@@ -78,6 +89,7 @@ export class Engine implements EngineApi {
       journal.recordOrder(known ?? { ...order, status: 'rejected', rejectReason: 'unknown to the broker at start-up' });
     }
     this.day = this.deps.state.get<DayMark>(DAY_KEY);
+    this.peakEquity = this.deps.state.get<number>(PEAK_KEY) ?? account.cash;
     this.restoreThresholds();
     const risk = gate.state;
     const restored = risk.by !== 'system' || risk.state !== 'ACTIVE';
@@ -129,6 +141,54 @@ export class Engine implements EngineApi {
       openOrders: this.open.size,
       lastDecisionAt: this.lastDecisionAt,
       health: { inboxDepth: this.inbox.depth, barsProcessed: this.barsProcessed, lastBarWallTime: this.lastBarWallTime },
+      riskUsage: this.riskUsage(),
+    };
+  }
+
+  limits(): LimitsView {
+    const values = this.deps.gate.limits;
+    return {
+      profile: this.deps.gate.profile,
+      limits: LIMIT_SPECS.map((spec) => ({ ...spec, value: values[spec.name] })),
+      usage: this.riskUsage(),
+    };
+  }
+
+  setLimit(name: string, value: number, by: string) {
+    const result = this.deps.gate.setLimit(name, value, by);
+    if (!result.ok) return result;
+    this.stateChanged(`Limit ${name}: ${result.old} → ${value} (by ${by}).`);
+    return { ok: true as const, name, old: result.old, value };
+  }
+
+  /** Live use of the limits: what /status and /limits show. */
+  riskUsage(): RiskUsage {
+    const equity = this.equity();
+    const l = this.deps.gate.limits;
+    const held = this.portfolio.positions().filter((p) => p.qty > QTY_EPSILON);
+    const weights = new Map(held.map((p) => [p.symbol, (p.qty * (this.prices.get(p.symbol) ?? p.avgCost)) / Math.max(equity, 1e-9)]));
+    const closes = new Map(held.map((p) => [p.symbol, this.closes(p.symbol, l.varDays * 24 + 1)]));
+    let maxCorrelation: number | undefined;
+    for (let i = 0; i < held.length; i++) {
+      for (let j = i + 1; j < held.length; j++) {
+        const rho = correlation(returns(this.closes(held[i]!.symbol, l.correlationBars + 1)), returns(this.closes(held[j]!.symbol, l.correlationBars + 1)));
+        if (rho !== undefined) maxCorrelation = Math.max(maxCorrelation ?? -1, rho);
+      }
+    }
+    const dayStart = this.day?.startEquity ?? equity;
+    const cycle = this.protections?.cycle;
+    return {
+      exposure: [...weights.values()].reduce((a, b) => a + b, 0),
+      largestAsset: Math.max(0, ...weights.values()),
+      openPositions: held.length,
+      var95: historicalVar95(weights, closes, l.varDays),
+      maxCorrelation,
+      dayPnlFraction: dayStart > 0 ? equity / dayStart - 1 : 0,
+      totalPnlFraction: equity / this.deps.startingEquity - 1,
+      drawdown: this.peakEquity > 0 ? Math.max(0, 1 - equity / this.peakEquity) : 0,
+      tradesToday: this.deps.gate.tradesOn(this.deps.clock.now()),
+      ...(cycle ? { cycle: { startEquity: cycle.startEquity, peakEquity: cycle.peakEquity, profitTaken: cycle.profitTaken } } : {}),
+      recentRiskEvents: [...this.recentRisk].reverse(),
     };
   }
 
@@ -136,7 +196,7 @@ export class Engine implements EngineApi {
     const { gate } = this.deps;
     if (gate.state.state === 'HALTED') return { ok: false as const, reason: 'trading is HALTED; a pause would lower the guard. Use /resume first if you mean it.' };
     const until = durationMs !== undefined ? this.deps.wallNow() + durationMs : undefined;
-    const state = gate.setState('REDUCING', by, until ? `paused until ${new Date(until).toISOString()}` : 'paused by operator', until);
+    const state = gate.setState('REDUCING', by, until ? `paused until ${new Date(until).toISOString()}` : 'paused by operator', until !== undefined ? { until } : {});
     this.stateChanged(`Paused by ${by}: no new entries; exits and stops still run${until ? ` until ${new Date(until).toISOString()}` : ''}.`);
     return { ok: true as const, state };
   }
@@ -160,30 +220,9 @@ export class Engine implements EngineApi {
   }
 
   private async killOnce(by: string): Promise<KillReport> {
-    const { gate, notifier } = this.deps;
-    const alreadyHalted = gate.state.state === 'HALTED';
-    if (!alreadyHalted) {
-      gate.setState('HALTED', by, 'kill switch');
-      this.riskEvent({ ts: this.deps.wallNow(), kind: 'state-change', reason: `HALTED by ${by} (kill switch)` });
-      notifier.notify('kill', `KILL by ${by}: trading HALTED. Cancelling open orders and closing all positions.`);
-    }
-    const sent = await this.inbox.run(async () => {
-      const canceled: string[] = [];
-      for (const order of await this.deps.execution.openOrders()) {
-        const result = await this.deps.execution.cancel(order.clientOrderId);
-        if (result?.status === 'canceled') {
-          canceled.push(order.clientOrderId);
-          this.applyBrokerEvent({ type: 'canceled', clientOrderId: order.clientOrderId });
-        }
-      }
-      const intents: OrderIntent[] = this.portfolio
-        .positions()
-        .map((p) => ({ symbol: p.symbol, side: 'sell', qty: p.qty, source: 'kill', reason: `kill switch by ${by}` }));
-      // Strictly increasing, so two kills in one millisecond never reuse a client_order_id.
-      this.lastKillTs = Math.max(this.deps.wallNow(), this.lastKillTs + 1);
-      const orders = await this.submitAll(intents, this.lastKillTs, undefined);
-      return { canceled, orders };
-    });
+    const alreadyHalted = this.deps.gate.state.state === 'HALTED';
+    if (!alreadyHalted) this.halt(by, 'kill switch');
+    const sent = await this.inbox.run(() => this.flatten(by));
     const settled = await this.awaitFinal(sent.orders.flatMap((o) => (o.order ? [o.order] : [])), this.deps.killWaitMs);
     const report: KillReport = {
       alreadyHalted,
@@ -202,6 +241,32 @@ export class Engine implements EngineApi {
       remaining: this.portfolio.positions(),
     };
     return report;
+  }
+
+  /** HALTED first, persisted, announced: before any order is touched. */
+  private halt(by: string, reason: string): void {
+    this.deps.gate.setState('HALTED', by, reason);
+    this.riskEvent({ ts: this.deps.wallNow(), kind: 'state-change', reason: `HALTED by ${by} (${reason})` }, false);
+    this.deps.notifier.notify('kill', `KILL by ${by} (${reason}): trading HALTED. Cancelling open orders and closing all positions.`);
+  }
+
+  /** Cancel every open order and send closing sells for every position. Runs inside the inbox. */
+  private async flatten(by: string) {
+    const canceled: string[] = [];
+    for (const order of await this.deps.execution.openOrders()) {
+      const result = await this.deps.execution.cancel(order.clientOrderId);
+      if (result?.status === 'canceled') {
+        canceled.push(order.clientOrderId);
+        this.applyBrokerEvent({ type: 'canceled', clientOrderId: order.clientOrderId });
+      }
+    }
+    const intents: OrderIntent[] = this.portfolio
+      .positions()
+      .map((p) => ({ symbol: p.symbol, side: 'sell', qty: p.qty, source: 'kill', reason: `kill switch by ${by}` }));
+    // Strictly increasing, so two kills in one millisecond never reuse a client_order_id.
+    this.lastKillTs = Math.max(this.deps.wallNow(), this.lastKillTs + 1);
+    const orders = await this.submitAll(intents, this.lastKillTs, undefined);
+    return { canceled, orders };
   }
 
   recentTrades(limit: number): TradeView[] {
@@ -255,12 +320,16 @@ export class Engine implements EngineApi {
     clock.advanceTo?.(batch.ts);
     journal.recordBars(batch);
     // The venue first: orders placed on the previous bar fill at this bar's open.
-    for (const event of this.deps.broker.onMarketData(batch)) this.applyBrokerEvent(event);
     const equityBefore = this.equity();
+    const events = this.deps.broker.onMarketData(batch);
+    for (const event of events) this.applyBrokerEvent(event);
     this.absorbPrices(batch);
+    if (events.length > 0) this.protections?.afterFills(this.protectionView(batch.ts), equityBefore);
     this.rollDay(batch.ts, equityBefore);
-    const lapsed = gate.expireTimedState();
-    if (lapsed) this.stateChanged(`Pause ended: trading is ACTIVE again.`);
+    const lapsed = gate.expireTimedState(batch.ts);
+    if (lapsed) this.stateChanged(`${lapsed.reason}: trading is ACTIVE again.`);
+
+    if (this.protections) await this.protect(batch.ts);
 
     const decisions = strategy.decide(this.context(batch.ts));
     const results = await this.submitAll(
@@ -284,7 +353,57 @@ export class Engine implements EngineApi {
     this.lastDecisionAt = batch.ts;
     this.barsProcessed += 1;
     this.lastBarWallTime = this.deps.wallNow();
-    journal.recordEquity({ ts: batch.ts, equity: this.equity(), cash: this.portfolio.cash, exposure: this.portfolio.exposure(this.prices) });
+    const equity = this.equity();
+    if (equity > this.peakEquity) {
+      this.peakEquity = equity;
+      this.deps.state.set(PEAK_KEY, equity, 'engine');
+    }
+    journal.recordEquity({ ts: batch.ts, equity, cash: this.portfolio.cash, exposure: this.portfolio.exposure(this.prices) });
+  }
+
+  /**
+   * Loss limits, then portfolio and per-position protections, before the strategy speaks. A total-loss breach
+   * halts and flattens (a halt that kept the positions could lose past the limit); a daily-loss breach pauses
+   * entries until the next UTC day.
+   */
+  private async protect(ts: number): Promise<void> {
+    const { gate } = this.deps;
+    const l = gate.limits;
+    const equity = this.equity();
+    if (gate.state.state !== 'HALTED' && equity <= this.deps.startingEquity * (1 - l.totalLossLimit)) {
+      this.halt('risk', `total loss limit: equity ${formatUsd(equity)} is ${formatPct(equity / this.deps.startingEquity - 1)} from the start`);
+      await this.flatten('risk');
+      return;
+    }
+    const dayStart = this.day?.startEquity ?? equity;
+    if (gate.state.state === 'ACTIVE' && equity <= dayStart * (1 - l.dailyLossLimit)) {
+      const nextDay = (Math.floor(ts / DAY_MS) + 1) * DAY_MS;
+      gate.setState('REDUCING', 'risk', `daily loss limit: ${formatPct(equity / dayStart - 1)} today`, { untilMarket: nextDay });
+      this.stateChanged(`Daily loss limit hit (${formatPct(equity / dayStart - 1)} today): REDUCING until ${new Date(nextDay).toISOString()}; exits still run.`);
+    }
+    if (gate.state.state === 'HALTED') return;
+    const outcome = this.protections!.evaluate(this.protectionView(ts));
+    for (const intent of outcome.intents) this.riskEvent({ ts, kind: 'protection', symbol: intent.symbol, reason: intent.reason });
+    await this.submitAll(outcome.intents, ts, 'protection');
+    if (outcome.trailingStopFired && l.moveToCash >= 1 && gate.state.state === 'ACTIVE') {
+      const until = ts + l.moveToCashCooldownHours * 3_600_000;
+      gate.setState('REDUCING', 'risk', 'move-to-cash cooldown after the portfolio trailing stop', { untilMarket: until });
+      this.stateChanged(`Moved to cash: no new entries until ${new Date(until).toISOString()}.`);
+    }
+  }
+
+  private protectionView(ts: number): ProtectionView {
+    return {
+      ts,
+      equity: this.equity(),
+      positions: this.portfolio.positions(),
+      price: (symbol) => this.prices.get(symbol),
+      bars: (symbol, n) => {
+        const h = this.history.get(symbol);
+        const tail = (xs: number[] | undefined) => (xs ?? []).slice(Math.max(0, (xs?.length ?? 0) - n));
+        return { high: tail(h?.high), low: tail(h?.low), close: tail(h?.close) };
+      },
+    };
   }
 
   /** Judge each intent in order, and send the approved ones. Cash promised to earlier buys is not spent twice. */
@@ -292,14 +411,27 @@ export class Engine implements EngineApi {
     const { gate, execution, notifier } = this.deps;
     let availableCash = this.portfolio.cash - this.reservedCash();
     const selling = new Map<Symbol, number>();
+    const buying = new Map<Symbol, number>();
     for (const order of this.open.values()) {
       if (order.side === 'sell') selling.set(order.symbol, (selling.get(order.symbol) ?? 0) + (order.qty ?? 0));
+      else buying.set(order.symbol, (buying.get(order.symbol) ?? 0) + (order.notional ?? 0));
     }
+    const equity = this.equity();
     const view: GateView = {
+      ts,
       get availableCash() {
         return availableCash;
       },
+      equity,
+      drawdown: this.peakEquity > 0 ? Math.max(0, 1 - equity / this.peakEquity) : 0,
       sellable: (symbol) => this.portfolio.qty(symbol) - (selling.get(symbol) ?? 0),
+      exposure: (symbol) => this.portfolio.qty(symbol) * (this.prices.get(symbol) ?? 0) + (buying.get(symbol) ?? 0),
+      openSymbols: () => {
+        const open = new Set(buying.keys());
+        for (const p of this.portfolio.positions()) if (p.qty > QTY_EPSILON) open.add(p.symbol);
+        return open;
+      },
+      closes: (symbol, count) => this.closes(symbol, count),
     };
     const results: Array<{ intent: OrderIntent; approved?: OrderIntent; order?: OrderState; denied?: string }> = [];
     let seq = 0;
@@ -307,11 +439,17 @@ export class Engine implements EngineApi {
       const verdict = gate.check(intent, view);
       if (!verdict.ok) {
         results.push({ intent, denied: verdict.reason });
-        const stateDenial = gate.state.state !== 'ACTIVE';
-        this.riskEvent({ ts, kind: 'denied', symbol: intent.symbol, reason: verdict.reason, detail: { intent, strategy: strategyName ?? intent.source } }, !stateDenial);
+        // Denials caused by a pause or halt are expected; a repeat of the same denial is stored, not re-sent.
+        const news = gate.state.state === 'ACTIVE' && this.lastDenial.get(intent.symbol) !== verdict.reason;
+        this.lastDenial.set(intent.symbol, verdict.reason);
+        this.riskEvent({ ts, kind: 'denied', symbol: intent.symbol, reason: verdict.reason, detail: { intent, strategy: strategyName ?? intent.source } }, news);
         continue;
       }
+      this.lastDenial.delete(intent.symbol);
       const approved = verdict.intent;
+      if (verdict.adjustments.length > 0) {
+        this.riskEvent({ ts, kind: 'resized', symbol: intent.symbol, reason: verdict.adjustments.join('; ') }, false);
+      }
       const order = await execution.submit(approved, ts, seq++);
       results.push({ intent, approved, order });
       if (order.status === 'rejected') {
@@ -321,6 +459,7 @@ export class Engine implements EngineApi {
       this.open.set(order.clientOrderId, order);
       if (approved.side === 'buy') availableCash -= approved.notional;
       else selling.set(approved.symbol, (selling.get(approved.symbol) ?? 0) + approved.qty);
+      if (approved.side === 'buy') buying.set(approved.symbol, (buying.get(approved.symbol) ?? 0) + approved.notional);
       if (approved.source !== 'strategy') notifier.notify('trade', `Order sent: ${approved.side.toUpperCase()} ${approved.symbol} (${approved.reason}).`);
     }
     return results;
@@ -396,11 +535,20 @@ export class Engine implements EngineApi {
   private absorbPrices(batch: BarBatch): void {
     for (const [symbol, bar] of batch.bars) {
       this.prices.set(symbol, bar.close);
-      const closes = this.history.get(symbol);
-      if (!closes) continue;
-      closes.push(bar.close);
-      if (closes.length > HISTORY_LIMIT * 2) closes.splice(0, closes.length - HISTORY_LIMIT);
+      const h = this.history.get(symbol);
+      if (!h) continue;
+      h.high.push(bar.high);
+      h.low.push(bar.low);
+      h.close.push(bar.close);
+      if (h.close.length > HISTORY_LIMIT * 2) {
+        for (const series of [h.high, h.low, h.close]) series.splice(0, series.length - HISTORY_LIMIT);
+      }
     }
+  }
+
+  private closes(symbol: Symbol, count: number): number[] {
+    const closes = this.history.get(symbol)?.close ?? [];
+    return closes.slice(Math.max(0, closes.length - count));
   }
 
   private context(ts: number): StrategyContext {
@@ -408,10 +556,7 @@ export class Engine implements EngineApi {
     return {
       ts,
       symbols: this.deps.symbols,
-      closes: (symbol, count) => {
-        const closes = this.history.get(symbol) ?? [];
-        return closes.slice(Math.max(0, closes.length - count));
-      },
+      closes: (symbol, count) => this.closes(symbol, count),
       price: (symbol) => this.prices.get(symbol),
       held: (symbol) => {
         const qty = this.portfolio.qty(symbol);
@@ -432,7 +577,10 @@ export class Engine implements EngineApi {
 
   private riskEvent(event: RiskEvent, notify = true): void {
     this.deps.journal.recordRiskEvent(event);
-    if (notify) this.deps.notifier.notify('risk', `${event.kind === 'denied' ? 'Denied' : event.kind === 'order-rejected' ? 'Order rejected' : 'Risk'}${event.symbol ? ` ${event.symbol}` : ''}: ${event.reason}`);
+    this.recentRisk.push(event);
+    if (this.recentRisk.length > 5) this.recentRisk.shift();
+    const label = { denied: 'Denied', 'order-rejected': 'Order rejected', protection: 'Protection', resized: 'Resized', 'state-change': 'Risk' }[event.kind];
+    if (notify) this.deps.notifier.notify('risk', `${label}${event.symbol ? ` ${event.symbol}` : ''}: ${event.reason}`);
   }
 
   private stateChanged(text: string): void {

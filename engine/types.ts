@@ -28,8 +28,16 @@ export type IntentSource = 'strategy' | 'operator' | 'protection' | 'kill';
  * What a strategy or operator wants. Buys are sized in USD (`notional`), sells in units (`qty`),
  * because a buy's fill price is unknown at decision time and a sell must never exceed what is held.
  */
+/** A calibrated view of a trade's odds, used for Kelly sizing. */
+export interface Edge {
+  /** calibrated probability that the trade wins */
+  readonly winProbability: number;
+  /** average win divided by average loss */
+  readonly payoff: number;
+}
+
 export type OrderIntent =
-  | { readonly symbol: Symbol; readonly side: 'buy'; readonly notional: number; readonly source: IntentSource; readonly reason: string }
+  | { readonly symbol: Symbol; readonly side: 'buy'; readonly notional: number; readonly source: IntentSource; readonly reason: string; readonly edge?: Edge }
   | { readonly symbol: Symbol; readonly side: 'sell'; readonly qty: number; readonly source: IntentSource; readonly reason: string };
 
 export type OrderStatus = 'new' | 'accepted' | 'filled' | 'canceled' | 'rejected';
@@ -77,13 +85,15 @@ export interface RiskState {
   readonly since: number;
   readonly by: string;
   readonly reason: string;
-  /** wall-clock ms at which a timed REDUCING state lapses back to ACTIVE */
+  /** wall-clock ms at which an operator's timed pause lapses back to ACTIVE */
   readonly until?: number;
+  /** market-time ms at which a risk-made REDUCING state (daily loss, cooldown) lapses back to ACTIVE */
+  readonly untilMarket?: number;
 }
 
 export interface RiskEvent {
   readonly ts: number;
-  readonly kind: 'denied' | 'state-change' | 'order-rejected';
+  readonly kind: 'denied' | 'resized' | 'protection' | 'state-change' | 'order-rejected';
   readonly symbol?: Symbol;
   readonly reason: string;
   readonly detail?: Record<string, unknown>;

@@ -6,11 +6,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { LIMIT_SPECS, type RiskLimits } from '../engine/risk/limits.js';
 import { STRATEGY_NAMES } from '../engine/strategy/index.js';
 
 const positive = z.number().positive();
 const fraction = z.number().min(0).lt(1);
 const symbol = z.string().regex(/^[A-Z0-9]{2,10}\/USD$/, 'must look like BTC/USD');
+
+/** Built from the same table /limits validates against, so the two ranges cannot differ. */
+const limitsSchema = z.strictObject(
+  Object.fromEntries(
+    LIMIT_SPECS.map((spec) => {
+      const base = z.number().min(spec.min).max(spec.max);
+      return [spec.name, spec.integer ? base.int() : base];
+    }),
+  ) as Record<keyof RiskLimits, z.ZodNumber>,
+);
 
 export const configSchema = z.strictObject({
   mode: z.enum(['auto', 'sim', 'paper', 'live']),
@@ -41,6 +52,7 @@ export const configSchema = z.strictObject({
   risk: z.strictObject({
     profile: z.enum(['full', 'benchmark']),
     killWaitSeconds: positive.max(600),
+    limits: limitsSchema,
   }),
   store: z.strictObject({ path: z.string().min(1) }),
   commands: z.strictObject({ confirmTtlSeconds: z.number().int().min(5).max(3_600) }),

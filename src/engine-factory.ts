@@ -38,7 +38,7 @@ export function buildSimEngine(o: SimEngineOptions): { engine: Engine; broker: S
     mode: o.mode,
     symbols: o.symbols,
     strategy: createStrategy(o.strategy, { momentum: o.config.strategy.momentum }),
-    gate: new RiskGate(o.profile, brokerConfig, o.state, o.wallNow),
+    gate: new RiskGate(o.profile, brokerConfig, o.state, o.wallNow, o.config.risk.limits),
     broker,
     execution,
     journal: o.journal,
