@@ -87,7 +87,7 @@ export class CommandCore {
    * Someone on no list pressing a button gets silence, like any other message from them.
    */
   async confirm(token: string, actor: Actor): Promise<Reply | undefined> {
-    if (actor.role === null) return this.ignoreStranger(actor, `confirm ${token}`);
+    if (actor.role === null) return this.ignoreStranger(actor, `confirm ${token}`, 'confirm', [token]);
     this.dropExpired();
     const pending = this.pending.get(token);
     if (!pending) {
@@ -111,7 +111,7 @@ export class CommandCore {
 
   /** The Cancel button: only the person who asked can withdraw it. */
   async cancel(token: string, actor: Actor): Promise<Reply | undefined> {
-    if (actor.role === null) return this.ignoreStranger(actor, `cancel ${token}`);
+    if (actor.role === null) return this.ignoreStranger(actor, `cancel ${token}`, 'cancel', [token]);
     const pending = this.pending.get(token);
     if (!pending || pending.actor.transport !== actor.transport || pending.actor.id !== actor.id) {
       return { text: pending ? 'This confirmation belongs to someone else.' : 'Nothing to cancel: it expired or was already answered.' };

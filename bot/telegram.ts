@@ -37,7 +37,7 @@ export class TelegramTransport implements Channel {
   readonly batchChars = 3_500;
   readonly bot: Bot;
   private runner: RunnerHandle | undefined;
-  private stopped = false;
+  private isStopped = false;
   private loop: Promise<void> | undefined;
 
   constructor(
@@ -78,7 +78,12 @@ export class TelegramTransport implements Channel {
    * Check the token, refuse to run beside another poller of the same token, register the commands, and start
    * polling. Throws TelegramConflictError when another instance is polling.
    */
+  get stopped(): boolean {
+    return this.isStopped;
+  }
+
   async start(): Promise<void> {
+    if (this.isStopped) throw new Error('the Telegram transport was stopped');
     await this.bot.init();
     try {
       // Never passes an offset, so it confirms (and loses) no update.
@@ -97,7 +102,7 @@ export class TelegramTransport implements Channel {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.isStopped = true;
     await this.runner?.stop();
     await this.loop;
   }
@@ -111,14 +116,14 @@ export class TelegramTransport implements Channel {
   }
 
   private async pollLoop(): Promise<void> {
-    while (!this.stopped) {
+    while (!this.isStopped) {
       this.runner = run(this.bot, {
         runner: { silent: true, fetch: { timeout: this.opts.pollTimeoutSeconds ?? 30, allowed_updates: ['message', 'callback_query'] } },
       });
       try {
         await this.runner.task();
       } catch (error) {
-        if (this.stopped) break;
+        if (this.isStopped) break;
         if (error instanceof GrammyError && error.error_code === 409) {
           // Re-poll at once so a newly started duplicate sees the conflict and refuses to start.
           this.alerts.notify('critical', 'Another process polled this Telegram bot token. If this repeats, two instances are running: stop one.');

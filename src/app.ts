@@ -18,6 +18,7 @@ import { runFeed } from '../engine/runner.js';
 import { GrammyError } from 'grammy';
 import { RoleDirectory } from '../bot/auth.js';
 import { TelegramConflictError, TelegramTransport } from '../bot/telegram.js';
+import { DiscordAuthError, DiscordTransport } from '../bot/discord.js';
 import { ConfigError, type Config, type ResolvedMode, type TransportEnv } from './config.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import type { Logger } from './logger.js';
@@ -66,10 +67,32 @@ export async function startAgent(config: Config, mode: ResolvedMode, io: AgentIo
 
 async function startLocked(config: Config, mode: ResolvedMode, io: AgentIo, log: Logger, releaseLock: () => void): Promise<RunningAgent> {
   const db = openDatabase(config.store.path);
+  const parts: { notifier?: OutboxNotifier; telegram?: TelegramTransport; discord?: DiscordTransport } = {};
+  try {
+    return await assemble(config, mode, io, log, releaseLock, db, parts);
+  } catch (error) {
+    // A failed start leaves nothing running: no poller, no open database.
+    parts.notifier?.close();
+    await parts.telegram?.stop();
+    await parts.discord?.stop();
+    db.close();
+    throw error;
+  }
+}
+
+async function assemble(
+  config: Config,
+  mode: ResolvedMode,
+  io: AgentIo,
+  log: Logger,
+  releaseLock: () => void,
+  db: ReturnType<typeof openDatabase>,
+  parts: { notifier?: OutboxNotifier; telegram?: TelegramTransport; discord?: DiscordTransport },
+): Promise<RunningAgent> {
   const journal = new SqliteJournal(db);
   const state = new SqliteStateStore(db);
   const tag = modeTag(mode);
-  const notifier = new OutboxNotifier(new SqliteOutbox(db), tag);
+  const notifier = (parts.notifier = new OutboxNotifier(new SqliteOutbox(db), tag));
 
   const feed = createFeed(config);
   const cursor = state.get<number>(CURSOR_KEY);
@@ -99,7 +122,8 @@ async function startLocked(config: Config, mode: ResolvedMode, io: AgentIo, log:
   const core = new CommandCore(engine, commands, audit, notifier, { confirmTtlMs: config.commands.confirmTtlSeconds * 1000 });
   const chat = new ConsoleTransport(core, tag, io.input, io.output);
   notifier.addChannel(chat);
-  const telegram = io.transports.TELEGRAM_BOT_TOKEN ? await startTelegram(io.transports, core, notifier, tag, log) : undefined;
+  const telegram = (parts.telegram = io.transports.TELEGRAM_BOT_TOKEN ? await startTelegram(io.transports, core, notifier, tag, log) : undefined);
+  const discord = (parts.discord = io.transports.DISCORD_BOT_TOKEN ? await startDiscord(io.transports, core, notifier, tag, log) : undefined);
 
   await engine.start();
   engine.prime(feed.history(config.sim.historyBars));
@@ -133,6 +157,7 @@ async function startLocked(config: Config, mode: ResolvedMode, io: AgentIo, log:
       await Promise.race([notifier.flush(), new Promise((r) => setTimeout(r, 5_000).unref())]);
       notifier.close();
       await telegram?.stop();
+      await discord?.stop();
       chat.stop();
       db.close();
       releaseLock();
@@ -166,21 +191,68 @@ async function startTelegram(env: TransportEnv, core: CommandCore, notifier: Out
     if (error instanceof TelegramConflictError) throw new ConfigError(`Telegram: ${error.message}`);
     if (error instanceof GrammyError && error.error_code === 401) throw new ConfigError('Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized). Check the token from @BotFather.');
     log.warn({ err: error }, 'Telegram is unreachable at start-up; retrying in the background, trading continues');
-    void retryUntilStarted(telegram, log);
+    void retryInBackground(telegram, notifier, log, (e) =>
+      e instanceof TelegramConflictError ? `Telegram: ${e.message}` : e instanceof GrammyError && e.error_code === 401 ? 'Telegram rejected TELEGRAM_BOT_TOKEN (401).' : undefined,
+    );
   }
   notifier.addChannel(telegram);
   return telegram;
 }
 
-async function retryUntilStarted(telegram: TelegramTransport, log: Logger): Promise<void> {
-  for (let wait = 5_000; ; wait = Math.min(wait * 2, 300_000)) {
+interface Restartable {
+  readonly name: string;
+  readonly stopped: boolean;
+  start(): Promise<void>;
+}
+
+/**
+ * Keeps trying to start a chat transport that was unreachable at start-up, with backoff, until it starts, the
+ * agent stops, or the service refuses us for good (`fatal` says why; the operator is alerted).
+ */
+async function retryInBackground(transport: Restartable, notifier: OutboxNotifier, log: Logger, fatal: (error: unknown) => string | undefined): Promise<void> {
+  for (let wait = 5_000; !transport.stopped; wait = Math.min(wait * 2, 300_000)) {
     await new Promise((r) => setTimeout(r, wait).unref());
+    if (transport.stopped) return;
     try {
-      await telegram.start();
-      log.info({}, 'Telegram reachable again; polling started');
+      await transport.start();
+      log.info({ transport: transport.name }, 'chat service reachable again; started');
       return;
     } catch (error) {
-      log.warn({ err: error }, 'Telegram still unreachable');
+      if (transport.stopped) return;
+      const reason = fatal(error);
+      if (reason) {
+        notifier.notify('critical', `${reason} ${transport.name} control is off; trading continues.`);
+        return;
+      }
+      log.warn({ err: error, transport: transport.name }, 'chat service still unreachable');
     }
   }
+}
+
+/**
+ * Discord, like Telegram, is optional equipment: an unreachable Discord never stops trading (its messages wait
+ * in the outbox and it keeps trying to connect in the background), but a rejected token stops start-up.
+ */
+async function startDiscord(env: TransportEnv, core: CommandCore, notifier: OutboxNotifier, tag: string, log: Logger): Promise<DiscordTransport> {
+  const discord = new DiscordTransport(core, notifier, {
+    token: env.DISCORD_BOT_TOKEN!,
+    apiBase: env.DISCORD_API_BASE,
+    channelId: env.DISCORD_CHANNEL_ID,
+    guildId: env.DISCORD_GUILD_ID,
+    roles: new RoleDirectory(new Set(env.DISCORD_OPERATORS), new Set(env.DISCORD_VIEWERS)),
+    tag,
+    log,
+  });
+  if (!env.DISCORD_CHANNEL_ID) log.warn({}, 'DISCORD_CHANNEL_ID is not set: alerts and digests will not go to Discord (replies still do)');
+  // Added first so that alerts raised while it starts (e.g. refused slash commands) reach the feed too; send()
+  // throws until it is connected, so the outbox keeps them until then.
+  notifier.addChannel(discord);
+  try {
+    await discord.start();
+  } catch (error) {
+    if (error instanceof DiscordAuthError) throw new ConfigError(error.message);
+    log.warn({ err: error }, 'Discord is unreachable at start-up; retrying in the background, trading continues');
+    void retryInBackground(discord, notifier, log, (e) => (e instanceof DiscordAuthError ? e.message : undefined));
+  }
+  return discord;
 }
