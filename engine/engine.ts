@@ -460,7 +460,8 @@ export class Engine implements EngineApi {
       if (approved.side === 'buy') availableCash -= approved.notional;
       else selling.set(approved.symbol, (selling.get(approved.symbol) ?? 0) + approved.qty);
       if (approved.side === 'buy') buying.set(approved.symbol, (buying.get(approved.symbol) ?? 0) + approved.notional);
-      if (approved.source !== 'strategy') notifier.notify('trade', `Order sent: ${approved.side.toUpperCase()} ${approved.symbol} (${approved.reason}).`);
+      // Protections and kills announce themselves; the fill follows as a trade message either way.
+      if (approved.source === 'operator') notifier.notify('trade', `Order sent: ${approved.side.toUpperCase()} ${approved.symbol} (${approved.reason}).`);
     }
     return results;
   }

@@ -110,7 +110,8 @@ export class RiskGate {
     const key = name as keyof RiskLimits;
     const old = this.limitValues[key];
     this.limitValues = { ...this.limitValues, [key]: value };
-    this.store.set(LIMITS_KEY, this.limitValues, by);
+    // Save only what operators set, so limits nobody touched keep following the config file.
+    this.store.set(LIMITS_KEY, { ...(this.store.get<Partial<RiskLimits>>(LIMITS_KEY) ?? {}), [key]: value }, by);
     return { ok: true, old };
   }
 
@@ -143,7 +144,7 @@ export class RiskGate {
       }
       limit(l.maxTradeUsd, 'per-trade cap');
       limit(l.maxAssetFraction * view.equity - view.exposure(intent.symbol), `${intent.symbol} cap of ${(l.maxAssetFraction * 100).toFixed(0)}% of equity`);
-      if (notional < this.rules.minNotional) return deny(`no room under the caps for ${intent.symbol}: ${adjustments.join('; ') || 'nothing left'}`);
+      if (adjustments.length > 0 && notional < this.rules.minNotional) return deny(`no room under the caps for ${intent.symbol}: ${adjustments.join('; ')}`);
 
       const mine = returns(view.closes(intent.symbol, l.correlationBars + 1));
       for (const other of open) {

@@ -12,7 +12,7 @@ export interface RiskLimits {
   readonly maxTradeUsd: number;
   /** most exposure-increasing orders per UTC day (exits are never counted or blocked) */
   readonly maxTradesPerDay: number;
-  /** highest allowed correlation of hourly returns between a new symbol and any symbol held */
+  /** highest allowed correlation of hourly returns between the symbol bought (new or topped up) and any other open symbol */
   readonly maxCorrelation: number;
   /** hourly bars of returns behind the correlation check */
   readonly correlationBars: number;

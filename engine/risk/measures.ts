@@ -23,7 +23,9 @@ export function correlation(a: readonly number[], b: readonly number[]): number 
     sxx += (x[i]! - mx) ** 2;
     syy += (y[i]! - my) ** 2;
   }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : undefined;
+  // Rounding leaves a residue (~n²ε² of Σx²) in Σ(x − x̄)² for a constant series: that is no variance, not a signal.
+  const flat = (ss: number, xs: readonly number[]) => !(ss > 1e-20 * xs.reduce((s, v) => s + v * v, 0));
+  return flat(sxx, x) || flat(syy, y) ? undefined : sxy / Math.sqrt(sxx * syy);
 }
 
 /**
@@ -55,10 +57,11 @@ export function historicalVar95(weights: ReadonlyMap<string, number>, closes: Re
 export function averageTrueRange(high: readonly number[], low: readonly number[], close: readonly number[], period: number): number | undefined {
   const n = Math.min(high.length, low.length, close.length);
   if (n < period + 1) return undefined;
+  const [h, l, c] = [high.slice(-n), low.slice(-n), close.slice(-n)];
   let sum = 0;
   for (let i = n - period; i < n; i++) {
-    const prevClose = close[i - 1]!;
-    sum += Math.max(high[i]! - low[i]!, Math.abs(high[i]! - prevClose), Math.abs(low[i]! - prevClose));
+    const prevClose = c[i - 1]!;
+    sum += Math.max(h[i]! - l[i]!, Math.abs(h[i]! - prevClose), Math.abs(l[i]! - prevClose));
   }
   return sum / period;
 }
