@@ -67,6 +67,7 @@ export class Engine implements EngineApi {
   /** last denial reason notified per symbol: the same denial every rebalance is stored but not re-sent */
   private readonly lastDenial = new Map<Symbol, string>();
   private readonly recentRisk: RiskEvent[] = [];
+  private readonly executions = new Set<string>();
 
   constructor(private readonly deps: EngineDeps) {
     for (const symbol of deps.symbols) this.history.set(symbol, { high: [], low: [], close: [] });
@@ -83,6 +84,8 @@ export class Engine implements EngineApi {
     const account = await broker.account();
     this.portfolio = new Ledger({ cash: account.cash, positions: account.positions, realizedPnl: 0 });
     for (const order of await broker.openOrders()) this.open.set(order.clientOrderId, order);
+    // Events a venue reports on its own (fills from a stream) join the same serial inbox as everything else.
+    broker.subscribe?.((event) => void this.inbox.run(() => this.applyBrokerEvent(event)));
     for (const order of journal.openOrders()) {
       if (this.open.has(order.clientOrderId)) continue;
       const known = await broker.findByClientId(order.clientOrderId);
@@ -100,6 +103,46 @@ export class Engine implements EngineApi {
         `Universe ${this.deps.symbols.join(', ')}. Market: ${this.deps.marketDescription}. Cash ${formatUsd(account.cash)}, positions ${held}, open orders ${this.open.size}.` +
         (risk.state === 'HALTED' ? ' Trading stays halted until an operator sends /resume.' : ''),
     );
+  }
+
+  /**
+   * Compare the book with the broker's and take the broker's: its positions and cash are the truth. Every
+   * difference is reported as a critical alert. The app runs it periodically; start-up already adopts the
+   * broker's account.
+   */
+  reconcile(reason: string): Promise<string[]> {
+    return this.inbox.run(async () => {
+      const account = await this.deps.broker.account();
+      const differences: string[] = [];
+      const ours = new Map(this.portfolio.positions().map((p) => [p.symbol, p.qty]));
+      const theirs = new Map(account.positions.map((p) => [p.symbol, p.qty]));
+      for (const symbol of new Set([...ours.keys(), ...theirs.keys()])) {
+        const a = ours.get(symbol) ?? 0;
+        const b = theirs.get(symbol) ?? 0;
+        if (Math.abs(a - b) > QTY_EPSILON) differences.push(`${symbol}: we had ${formatQty(a)}, the broker has ${formatQty(b)}`);
+      }
+      if (Math.abs(this.portfolio.cash - account.cash) > 0.01) differences.push(`cash: we had ${formatUsd(this.portfolio.cash)}, the broker has ${formatUsd(account.cash)}`);
+      const brokerOpen = new Map((await this.deps.broker.openOrders()).map((o) => [o.clientOrderId, o]));
+      for (const [id, order] of this.open) {
+        if (brokerOpen.has(id)) continue;
+        const known = await this.deps.broker.findByClientId(id);
+        differences.push(`order ${id}: we thought it open, the broker says ${known?.status ?? 'unknown'}`);
+        this.open.delete(id);
+        this.deps.journal.recordOrder(known ?? { ...order, status: 'rejected', rejectReason: 'unknown to the broker at reconciliation' });
+      }
+      for (const [id, order] of brokerOpen) {
+        if (!this.open.has(id)) {
+          differences.push(`order ${id}: open at the broker but not in our book`);
+          this.open.set(id, order);
+        }
+      }
+      if (differences.length > 0) {
+        this.portfolio = new Ledger({ cash: account.cash, positions: account.positions, realizedPnl: this.portfolio.realizedPnl });
+        this.deps.journal.recordPositions(this.portfolio.positions(), this.deps.wallNow());
+        this.deps.notifier.notify('critical', `Reconciliation (${reason}): the broker's book wins. ${differences.join('; ')}.`);
+      }
+      return differences;
+    });
   }
 
   /** Warm indicators with bars from before the first trading bar. No decisions, no orders. */
@@ -469,8 +512,15 @@ export class Engine implements EngineApi {
   private applyBrokerEvent(event: BrokerEvent): void {
     const { journal, notifier } = this.deps;
     const id = event.type === 'fill' ? event.fill.clientOrderId : event.clientOrderId;
+    if (event.type === 'fill' && event.executionId !== undefined) {
+      // Venues may repeat an event (reconnects, retries): a fill counts once.
+      if (this.executions.has(event.executionId)) return;
+      this.executions.add(event.executionId);
+      if (this.executions.size > 10_000) this.executions.delete(this.executions.values().next().value!);
+    }
     const order = this.open.get(id);
-    this.open.delete(id);
+    const partial = event.type === 'fill' && event.complete === false;
+    if (!partial) this.open.delete(id);
     if (event.type === 'fill') {
       const { fill } = event;
       const pnl = this.portfolio.apply(fill);
@@ -484,7 +534,7 @@ export class Engine implements EngineApi {
           (fill.side === 'sell' ? `, realized P&L ${formatUsd(pnl)} (${formatPct(pnl / Math.max(value - pnl, 1e-9))})` : ''),
       );
     }
-    if (!order) return;
+    if (!order || partial) return;
     const final: OrderState =
       event.type === 'fill' ? { ...order, status: 'filled' } : event.type === 'canceled' ? { ...order, status: 'canceled' } : { ...order, status: 'rejected', rejectReason: event.reason };
     journal.recordOrder(final);

@@ -10,9 +10,13 @@ export interface BrokerAccount {
   readonly positions: readonly Position[];
 }
 
-/** What the venue reported for one order event. */
+/**
+ * What the venue reported for one order event. A fill carries the quantity of this execution only; `complete`
+ * is false for a partial fill (the order stays open). `executionId` lets the engine ignore an event the venue
+ * sent twice.
+ */
 export type BrokerEvent =
-  | { readonly type: 'fill'; readonly fill: Fill }
+  | { readonly type: 'fill'; readonly fill: Fill; readonly complete?: boolean; readonly executionId?: string }
   | { readonly type: 'rejected'; readonly clientOrderId: string; readonly reason: string }
   | { readonly type: 'canceled'; readonly clientOrderId: string };
 
@@ -31,6 +35,11 @@ export interface Broker {
    * fills here; a real one reports through its stream instead and returns nothing.
    */
   onMarketData(batch: BarBatch): BrokerEvent[];
+  /**
+   * For venues that report order events asynchronously (a stream): the engine registers one listener at
+   * start-up and feeds each event through its serial inbox.
+   */
+  subscribe?(listener: (event: BrokerEvent) => void): void;
 }
 
 /** Order rules a venue enforces; the gate checks them first so rejections are rare and explained. */
