@@ -289,7 +289,7 @@ export class Engine implements EngineApi {
   /** HALTED first, persisted, announced: before any order is touched. */
   private halt(by: string, reason: string): void {
     this.deps.gate.setState('HALTED', by, reason);
-    this.riskEvent({ ts: this.deps.wallNow(), kind: 'state-change', reason: `HALTED by ${by} (${reason})` }, false);
+    this.riskEvent({ ts: this.eventTime(), kind: 'state-change', reason: `HALTED by ${by} (${reason})` }, false);
     this.deps.notifier.notify('kill', `KILL by ${by} (${reason}): trading HALTED. Cancelling open orders and closing all positions.`);
   }
 
@@ -365,9 +365,18 @@ export class Engine implements EngineApi {
     // The venue first: orders placed on the previous bar fill at this bar's open.
     const equityBefore = this.equity();
     const events = this.deps.broker.onMarketData(batch);
-    for (const event of events) this.applyBrokerEvent(event);
+    // A position sold out and bought again within this bar's fills is a new entry, and a book that was flat
+    // between them ended its cycle; afterFills sees only the end state, so it is told.
+    const closed = new Set<Symbol>();
+    let flatEquity: number | undefined;
+    for (const event of events) {
+      this.applyBrokerEvent(event);
+      if (event.type !== 'fill' || event.fill.side !== 'sell' || this.portfolio.qty(event.fill.symbol) > QTY_EPSILON) continue;
+      closed.add(event.fill.symbol);
+      if (this.portfolio.positions().every((p) => p.qty <= QTY_EPSILON)) flatEquity = this.portfolio.cash;
+    }
     this.absorbPrices(batch);
-    if (events.length > 0) this.protections?.afterFills(this.protectionView(batch.ts), equityBefore);
+    if (events.length > 0) this.protections?.afterFills(this.protectionView(batch.ts), equityBefore, closed, flatEquity);
     this.rollDay(batch.ts, equityBefore);
     const lapsed = gate.expireTimedState(batch.ts);
     if (lapsed) this.stateChanged(`${lapsed.reason}: trading is ACTIVE again.`);
@@ -634,8 +643,13 @@ export class Engine implements EngineApi {
     if (notify) this.deps.notifier.notify('risk', `${label}${event.symbol ? ` ${event.symbol}` : ''}: ${event.reason}`);
   }
 
+  /** Risk events are stamped with market time, like the bars they belong to (wall time before the first bar). */
+  private eventTime(): number {
+    return this.barsProcessed > 0 ? this.deps.clock.now() : this.deps.wallNow();
+  }
+
   private stateChanged(text: string): void {
-    this.deps.journal.recordRiskEvent({ ts: this.deps.wallNow(), kind: 'state-change', reason: text });
+    this.deps.journal.recordRiskEvent({ ts: this.eventTime(), kind: 'state-change', reason: text });
     this.deps.notifier.notify('state', text);
   }
 }

@@ -66,15 +66,20 @@ export class Protections {
     return this.state.cycle;
   }
 
-  /** After fills: open or close the cycle, set brackets for new positions and drop those of closed ones. */
-  afterFills(view: ProtectionView, equityBeforeFills: number): void {
+  /**
+   * After fills: open or close the cycle, set brackets for new positions and drop those of closed ones.
+   * `closedInFills` are symbols sold out during these fills (a re-buy is a new entry with new brackets);
+   * `flatEquityInFills` is the equity at a moment within the fills when the book was flat (the cycle ended there).
+   */
+  afterFills(view: ProtectionView, equityBeforeFills: number, closedInFills: ReadonlySet<Symbol> = new Set(), flatEquityInFills?: number): void {
     const held = view.positions.filter((p) => p.qty > QTY_EPSILON);
     const limits = this.limits();
-    if (held.length === 0) this.state.cycle = undefined;
-    else if (!this.state.cycle) this.state.cycle = { startEquity: equityBeforeFills, peakEquity: equityBeforeFills, profitTaken: false, startedAt: view.ts };
+    if (held.length === 0 || flatEquityInFills !== undefined) this.state.cycle = undefined;
+    const start = flatEquityInFills ?? equityBeforeFills;
+    if (held.length > 0 && !this.state.cycle) this.state.cycle = { startEquity: start, peakEquity: start, profitTaken: false, startedAt: view.ts };
     const brackets: Record<Symbol, Bracket> = {};
     for (const p of held) {
-      const existing = this.state.brackets[p.symbol];
+      const existing = closedInFills.has(p.symbol) ? undefined : this.state.brackets[p.symbol];
       if (existing) {
         brackets[p.symbol] = existing;
         continue;
