@@ -68,6 +68,7 @@ export class Engine implements EngineApi {
   private readonly lastDenial = new Map<Symbol, string>();
   private readonly recentRisk: RiskEvent[] = [];
   private readonly executions = new Set<string>();
+  private dataOutage: string | undefined;
 
   constructor(private readonly deps: EngineDeps) {
     for (const symbol of deps.symbols) this.history.set(symbol, { high: [], low: [], close: [] });
@@ -119,7 +120,8 @@ export class Engine implements EngineApi {
       for (const symbol of new Set([...ours.keys(), ...theirs.keys()])) {
         const a = ours.get(symbol) ?? 0;
         const b = theirs.get(symbol) ?? 0;
-        if (Math.abs(a - b) > QTY_EPSILON) differences.push(`${symbol}: we had ${formatQty(a)}, the broker has ${formatQty(b)}`);
+        // Brokers state quantities to 9 decimals: less than two units of the 9th decimal is rounding, not news.
+        if (Math.abs(a - b) >= 2e-9) differences.push(`${symbol}: we had ${formatQty(a)}, the broker has ${formatQty(b)}`);
       }
       if (Math.abs(this.portfolio.cash - account.cash) > 0.01) differences.push(`cash: we had ${formatUsd(this.portfolio.cash)}, the broker has ${formatUsd(account.cash)}`);
       const brokerOpen = new Map((await this.deps.broker.openOrders()).map((o) => [o.clientOrderId, o]));
@@ -143,6 +145,14 @@ export class Engine implements EngineApi {
       }
       return differences;
     });
+  }
+
+  /** The live feed reports an outage (reason) or its end (undefined): entries stop, exits keep running. */
+  setMarketDataOutage(reason: string | undefined): void {
+    if (reason === this.dataOutage) return; // report changes only
+    this.dataOutage = reason;
+    this.deps.gate.setDataOutage(reason);
+    this.deps.notifier.notify('critical', reason ? `Market data down: ${reason}. No new entries until it is back; exits still run.` : 'Market data is back: entries allowed again.');
   }
 
   /** Warm indicators with bars from before the first trading bar. No decisions, no orders. */

@@ -30,9 +30,19 @@ export class Execution {
     try {
       result = await this.broker.submit(request);
     } catch (error) {
-      const known = await this.broker.findByClientId(request.clientOrderId).catch(() => undefined);
-      result = known ?? { ...request, status: 'rejected', submittedAt: decisionTs, rejectReason: `send failed: ${errorText(error)}` };
-      this.log('order send was ambiguous; resolved by client_order_id lookup', { clientOrderId: request.clientOrderId, found: known !== undefined });
+      // Ambiguous (timeout, 5xx): did it reach the broker? Only a lookup by our id can tell.
+      let known = await this.broker.findByClientId(request.clientOrderId).catch(() => undefined);
+      if (!known) {
+        // It did not: send once more under the same id (the venue refuses a duplicate if the first one lands late).
+        try {
+          known = await this.broker.submit(request);
+        } catch (again) {
+          known = await this.broker.findByClientId(request.clientOrderId).catch(() => undefined);
+          if (!known) error = again;
+        }
+      }
+      result = known ?? { ...request, status: 'rejected', submittedAt: decisionTs, rejectReason: `send failed twice: ${errorText(error)}` };
+      this.log('order send was ambiguous; resolved by client_order_id lookup', { clientOrderId: request.clientOrderId, outcome: result.status });
     }
     this.journal.recordOrder(result);
     return result;

@@ -1,6 +1,6 @@
 /**
- * The agent in sim mode: embedded (or CSV) market at a set speed, the simulated venue, SQLite, console chat.
- * Everything it needs to continue after a restart (venue account, market cursor, gate state) is in SQLite.
+ * The agent: SQLite, the notifier, the command core and its transports around one running market (sim, or
+ * Alpaca paper/live). Everything it needs to continue after a restart is in SQLite.
  */
 import type { Readable, Writable } from 'node:stream';
 import { ConsoleTransport } from '../bot/console.js';
@@ -8,29 +8,20 @@ import { buildCommands } from '../bot/commands.js';
 import { CommandCore } from '../bot/dispatch.js';
 import { OutboxNotifier } from '../bot/notifier.js';
 import type { EngineApi } from '../engine/api.js';
-import type { SimVenueState } from '../engine/broker/sim-broker.js';
-import { SimClock } from '../engine/clock.js';
-import { loadCsvDirectory } from '../engine/market/csv.js';
-import { EmbeddedMarket } from '../engine/market/embedded-market.js';
-import type { MarketFeed } from '../engine/market/feed.js';
-import { ReplayFeed } from '../engine/market/replay-feed.js';
-import { runFeed } from '../engine/runner.js';
 import { GrammyError } from 'grammy';
 import { RoleDirectory } from '../bot/auth.js';
 import { TelegramConflictError, TelegramTransport } from '../bot/telegram.js';
 import { DiscordAuthError, DiscordTransport } from '../bot/discord.js';
 import { ConfigError, type Config, type ResolvedMode, type TransportEnv } from './config.js';
 import { acquireInstanceLock } from './instance-lock.js';
+import { createAlpacaMarket } from './alpaca-market.js';
+import type { MarketContext, RunningMarket } from './market.js';
+import { createSimMarket } from './sim-market.js';
 import type { Logger } from './logger.js';
 import { SqliteAuditLog } from './store/audit.js';
 import { openDatabase } from './store/database.js';
 import { SqliteOutbox } from './store/outbox.js';
 import { SqliteJournal, SqliteStateStore } from './store/sqlite-journal.js';
-import { buildSimEngine } from './engine-factory.js';
-
-const CURSOR_KEY = 'sim.cursor';
-const VENUE_KEY = 'sim.venue';
-const START_EQUITY_KEY = 'sim.startingEquity';
 
 export interface RunningAgent {
   /** Stop trading, flush messages, close the database. Safe to call twice. */
@@ -43,16 +34,20 @@ export function modeTag(mode: string): string {
   return `[${mode.toUpperCase()}]`;
 }
 
-function createFeed(config: Config): MarketFeed {
-  if (config.sim.market === 'embedded') return new EmbeddedMarket(config.universe, config.sim.seed, Math.max(config.sim.historyBars, 1_000));
-  const series = loadCsvDirectory(config.sim.market, config.universe);
-  return new ReplayFeed(series, `CSV replay of ${config.sim.market}`);
-}
-
 export interface AgentIo {
   readonly input: Readable;
   readonly output: Writable;
   readonly transports: TransportEnv;
+  /** where Alpaca keys and URL overrides are read from (default process.env) */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** What has been started so far, so a failed start can undo it. */
+interface StartedParts {
+  notifier?: OutboxNotifier;
+  market?: RunningMarket;
+  telegram?: TelegramTransport;
+  discord?: DiscordTransport;
 }
 
 export async function startAgent(config: Config, mode: ResolvedMode, io: AgentIo, log: Logger): Promise<RunningAgent> {
@@ -67,11 +62,12 @@ export async function startAgent(config: Config, mode: ResolvedMode, io: AgentIo
 
 async function startLocked(config: Config, mode: ResolvedMode, io: AgentIo, log: Logger, releaseLock: () => void): Promise<RunningAgent> {
   const db = openDatabase(config.store.path);
-  const parts: { notifier?: OutboxNotifier; telegram?: TelegramTransport; discord?: DiscordTransport } = {};
+  const parts: StartedParts = {};
   try {
     return await assemble(config, mode, io, log, releaseLock, db, parts);
   } catch (error) {
-    // A failed start leaves nothing running: no poller, no open database.
+    // A failed start leaves nothing running: no feed, no poller, no open database.
+    await parts.market?.stop().catch(() => undefined);
     parts.notifier?.close();
     await parts.telegram?.stop();
     await parts.discord?.stop();
@@ -87,70 +83,33 @@ async function assemble(
   log: Logger,
   releaseLock: () => void,
   db: ReturnType<typeof openDatabase>,
-  parts: { notifier?: OutboxNotifier; telegram?: TelegramTransport; discord?: DiscordTransport },
+  parts: StartedParts,
 ): Promise<RunningAgent> {
   const journal = new SqliteJournal(db);
   const state = new SqliteStateStore(db);
   const tag = modeTag(mode);
   const notifier = (parts.notifier = new OutboxNotifier(new SqliteOutbox(db), tag));
+  const context: MarketContext = { config, mode, journal, state, notifier, log, env: io.env ?? process.env };
 
-  const feed = createFeed(config);
-  const cursor = state.get<number>(CURSOR_KEY);
-  feed.seek(cursor ?? config.sim.historyBars);
-  const startingEquity = state.get<number>(START_EQUITY_KEY) ?? config.sim.equity;
-  state.set(START_EQUITY_KEY, startingEquity, 'system');
-
-  const { engine, broker } = buildSimEngine({
-    config,
-    mode,
-    symbols: config.universe,
-    strategy: config.strategy.name,
-    profile: config.risk.profile,
-    startingEquity,
-    venue: state.get<SimVenueState>(VENUE_KEY),
-    marketDescription: feed.description,
-    journal,
-    state,
-    notifier,
-    clock: new SimClock(),
-    wallNow: Date.now,
-    log,
-  });
+  const market = mode === 'sim' ? createSimMarket(context) : await createAlpacaMarket(context);
+  parts.market = market;
+  const { engine } = market;
 
   const audit = new SqliteAuditLog(db);
-  const commands = buildCommands({ recentAudit: (n) => audit.recent(n), health: () => notifier.describe() });
+  const commands = buildCommands({ recentAudit: (n) => audit.recent(n), health: () => `${notifier.describe()}\n${market.health()}` });
   const core = new CommandCore(engine, commands, audit, notifier, { confirmTtlMs: config.commands.confirmTtlSeconds * 1000 });
   const chat = new ConsoleTransport(core, tag, io.input, io.output);
   notifier.addChannel(chat);
   const telegram = (parts.telegram = io.transports.TELEGRAM_BOT_TOKEN ? await startTelegram(io.transports, core, notifier, tag, log) : undefined);
   const discord = (parts.discord = io.transports.DISCORD_BOT_TOKEN ? await startDiscord(io.transports, core, notifier, tag, log) : undefined);
 
-  await engine.start();
-  engine.prime(feed.history(config.sim.historyBars));
-  log.info({ mode, db: config.store.path, market: feed.description, cursor: feed.cursor }, 'agent started');
-
-  const abort = new AbortController();
-  const running = runFeed(feed, (batch) => engine.handleBars(batch), {
-    barsPerSecond: config.sim.barsPerSecond,
-    signal: abort.signal,
-    // Venue and cursor move together, so a restart resumes at a consistent point.
-    afterBatch: () =>
-      journal.atomically(() => {
-        state.set(CURSOR_KEY, feed.cursor, 'engine');
-        state.set(VENUE_KEY, broker.saveState(), 'engine');
-      }),
-  }).then((how) => {
-    if (how === 'ended') notifier.notify('info', 'The replay reached the end of its data. No more bars; commands still work.');
-  }, (error: unknown) => {
-    log.error({ err: error }, 'market loop failed');
-    notifier.notify('critical', `Market loop stopped: ${error instanceof Error ? error.message : String(error)}. Commands still work.`);
-  });
+  await market.begin();
+  log.info({ mode, db: config.store.path }, 'agent started');
 
   let stopped: Promise<void> | undefined;
   const stop = (reason: string) =>
     (stopped ??= (async () => {
-      abort.abort();
-      await running;
+      await market.stop();
       await engine.drain();
       notifier.notify('state', `Stopped (${reason}). State ${engine.status().risk.state} is saved and will be restored at the next start.`);
       // A dead chat service must not hold the shutdown: what is not delivered in 5 s waits in the outbox.

@@ -129,9 +129,10 @@ describe('resolveMode', () => {
     expect(resolveMode(base, { APCA_API_KEY_ID: 'id' })).toBe('sim');
   });
 
-  it('auto with both Alpaca keys means paper, which this build refuses', () => {
-    const { message } = modeError(base, keys);
-    expect(message).toMatch(/^paper mode needs the Alpaca adapter/);
+  it('auto with both Alpaca keys means paper; paper without keys is refused with what to set', () => {
+    expect(resolveMode(base, keys)).toBe('paper');
+    const { message } = modeError({ ...base, mode: 'paper' }, {});
+    expect(message).toMatch(/^paper mode needs APCA_API_KEY_ID and APCA_API_SECRET_KEY/);
     expect(message).toContain('CE_MODE=sim');
   });
 
@@ -139,8 +140,8 @@ describe('resolveMode', () => {
     const live = { ...base, mode: 'live' as const };
     expect(modeError(live, keys).message).toContain('CE_LIVE is not "yes"');
     expect(modeError(live, { ...keys, CE_LIVE: 'true' }).message).toContain('CE_LIVE');
-    // With CE_LIVE=yes the live guard passes and the missing adapter is what stops it.
-    expect(modeError(live, { ...keys, CE_LIVE: 'yes' }).message).toMatch(/^live mode needs the Alpaca adapter/);
+    // Both switches: live.
+    expect(resolveMode(live, { ...keys, CE_LIVE: 'yes' })).toBe('live');
   });
 
   it('explicit sim ignores the keys', () => {

@@ -54,6 +54,10 @@ export const configSchema = z.strictObject({
     killWaitSeconds: positive.max(600),
     limits: limitsSchema,
   }),
+  alpaca: z.strictObject({
+    reconcileSeconds: z.number().int().min(10).max(86_400),
+    requestTimeoutSeconds: z.number().min(1).max(300),
+  }),
   store: z.strictObject({ path: z.string().min(1) }),
   commands: z.strictObject({ confirmTtlSeconds: z.number().int().min(5).max(3_600) }),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']) }),
@@ -132,11 +136,8 @@ export function resolveMode(config: Config, env: NodeJS.ProcessEnv = process.env
   if (mode === 'live' && env.CE_LIVE !== 'yes') {
     throw new ConfigError('live mode is configured but CE_LIVE is not "yes": refusing to trade real money. Set CE_LIVE=yes to confirm, or use mode sim/paper.');
   }
-  if (mode === 'paper' || mode === 'live') {
-    throw new ConfigError(
-      `${mode} mode needs the Alpaca adapter, which this build does not include yet. ` +
-        (config.mode === 'auto' ? 'Alpaca keys are set in the environment; unset APCA_API_KEY_ID/APCA_API_SECRET_KEY or set CE_MODE=sim to run the simulator.' : 'Set CE_MODE=sim to run the simulator.'),
-    );
+  if ((mode === 'paper' || mode === 'live') && !hasKeys) {
+    throw new ConfigError(`${mode} mode needs APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment (or set CE_MODE=sim for the simulator)`);
   }
   return mode;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { startAgent, type RunningAgent } from '../src/app.js';
-import { loadConfig, loadTransportEnv, type Config } from '../src/config.js';
+import { loadConfig, loadTransportEnv, type Config, type ResolvedMode } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 
 export interface TestAgent extends RunningAgent {
@@ -19,6 +19,7 @@ export async function startTestAgent(
   env: Record<string, string>,
   overrides: (c: Config) => Config = (c) => c,
   dbPath = join(mkdtempSync(join(tmpdir(), 'ce-agent-')), 'engine.db'),
+  mode: ResolvedMode = 'sim',
 ): Promise<TestAgent> {
   const base = loadConfig({}).config;
   const config = overrides({ ...base, store: { path: dbPath }, sim: { ...base.sim, barsPerSecond: 20 } });
@@ -31,7 +32,7 @@ export async function startTestAgent(
     },
   });
   const log = createLogger('fatal', new PassThrough());
-  const agent = await startAgent(config, 'sim', { input, output, transports: loadTransportEnv(env) }, log);
+  const agent = await startAgent(config, mode, { input, output, transports: loadTransportEnv(env), env }, log);
   return {
     ...agent,
     dbPath,

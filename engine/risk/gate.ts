@@ -59,6 +59,8 @@ export class RiskGate {
   private current: RiskState;
   private limitValues: RiskLimits;
   private trades: DayCount;
+  /** set while live market data is down: no entries on stale prices (not persisted; the feed re-reports) */
+  private dataOutage: string | undefined;
 
   constructor(
     readonly profile: RiskProfile,
@@ -80,6 +82,10 @@ export class RiskGate {
 
   get limits(): RiskLimits {
     return this.limitValues;
+  }
+
+  setDataOutage(reason: string | undefined): void {
+    this.dataOutage = reason;
   }
 
   /** Exposure-increasing orders approved on the UTC day of `ts`. */
@@ -120,6 +126,7 @@ export class RiskGate {
     if (state === 'HALTED' && intent.source !== 'kill') return deny(`trading is HALTED (${this.current.reason}); only cancels and the kill's own closing orders run`);
     if (intent.side === 'sell') return this.checkSell(intent, view);
     if (state === 'REDUCING') return deny(`trading is paused (REDUCING: ${this.current.reason}); only exits run`);
+    if (this.dataOutage) return deny(`no new entries while market data is down (${this.dataOutage})`);
     if (!(intent.notional > 0) || !Number.isFinite(intent.notional)) return deny(`buy amount must be a positive number of USD, got ${intent.notional}`);
 
     let notional = intent.notional;

@@ -67,4 +67,8 @@ export const MIGRATIONS: readonly string[] = [
   -- Identical pending alerts are merged into one row with a count instead of flooding the chat.
   ALTER TABLE outbox ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
   `,
+  `
+  -- Bars that failed the data-quality gate are kept with the reason and never traded on.
+  ALTER TABLE bars ADD COLUMN flag TEXT;
+  `,
 ];

@@ -1,10 +1,11 @@
 /** SQLite implementations of the engine's Journal and StateStore ports. Statements are prepared once. */
 import type { Journal, StateStore } from '../../engine/ports.js';
-import type { BarBatch, DecisionRecord, EquitySnapshot, Fill, OrderState, Position, RiskEvent } from '../../engine/types.js';
+import type { Bar, BarBatch, DecisionRecord, EquitySnapshot, Fill, OrderState, Position, RiskEvent } from '../../engine/types.js';
 import type { Db } from './database.js';
 
 export class SqliteJournal implements Journal {
   private readonly insertBar;
+  private readonly insertFlagged;
   private readonly insertDecision;
   private readonly upsertOrder;
   private readonly insertFill;
@@ -17,6 +18,7 @@ export class SqliteJournal implements Journal {
 
   constructor(private readonly db: Db, private readonly wallNow: () => number = Date.now) {
     this.insertBar = db.prepare('INSERT OR REPLACE INTO bars (symbol, ts, open, high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.insertFlagged = db.prepare('INSERT OR REPLACE INTO bars (symbol, ts, open, high, low, close, volume, flag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.insertDecision = db.prepare('INSERT INTO decisions (ts, symbol, strategy, features, signal, intent, verdict, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.upsertOrder = db.prepare(`INSERT INTO orders (client_order_id, symbol, side, qty, notional, status, reject_reason, submitted_at, updated_at)
       VALUES (@clientOrderId, @symbol, @side, @qty, @notional, @status, @rejectReason, @submittedAt, @updatedAt)
@@ -32,6 +34,11 @@ export class SqliteJournal implements Journal {
 
   recordBars(batch: BarBatch): void {
     for (const [symbol, b] of batch.bars) this.insertBar.run(symbol, b.ts, b.open, b.high, b.low, b.close, b.volume);
+  }
+
+  /** A bar that failed the data-quality gate: kept for the record, with why. */
+  recordFlaggedBar(symbol: string, b: Bar, reason: string): void {
+    this.insertFlagged.run(symbol, b.ts, b.open, b.high, b.low, b.close, b.volume, reason);
   }
 
   recordDecision(d: DecisionRecord): void {

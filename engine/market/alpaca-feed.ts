@@ -1,0 +1,169 @@
+/**
+ * Live crypto bars from Alpaca: hourly history over REST at start-up, then the msgpack stream's minute bars
+ * aggregated into hourly bars. A batch for an hour is emitted when the first minute of a later hour arrives.
+ * After a dropped stream, the missing hours are fetched over REST before anything newer is emitted. Every bar
+ * passes the data-quality gate; a failing bar is reported (stored with its reason) and never traded on.
+ */
+import { TimeFrame, type Alpaca } from '@alpacahq/alpaca-trade-api';
+import { CircuitBreaker } from '../broker/circuit-breaker.js';
+import { barSchema, parseAt } from '../broker/alpaca/schemas.js';
+import type { Bar, BarBatch, Symbol } from '../types.js';
+import { HOUR_MS } from './feed.js';
+import { barProblem } from './quality.js';
+
+/** The part of the SDK's crypto data stream the feed uses. */
+export interface CryptoBarStream {
+  onBar(listener: (bar: unknown) => void): unknown;
+  onConnect(listener: () => void): unknown;
+  onDisconnect(listener: () => void): unknown;
+  onReconnected(listener: () => void): unknown;
+  subscribeForBars(symbols: string[]): unknown;
+  connect(): unknown;
+  disconnect(): unknown;
+}
+
+export interface AlpacaFeedOptions {
+  readonly symbols: readonly Symbol[];
+  readonly now?: () => number;
+  /** each complete, checked hourly batch, in time order */
+  readonly onBatch: (batch: BarBatch) => Promise<void>;
+  /** a bar that failed the quality gate */
+  readonly onFlagged: (symbol: Symbol, bar: Bar, reason: string) => void;
+  /** the live stream went down (with why) or came back (undefined) */
+  readonly onOutage: (reason: string | undefined) => void;
+  readonly log: (msg: string, detail: Record<string, unknown>) => void;
+}
+
+export class AlpacaLiveFeed {
+  readonly description = 'Alpaca crypto market data (live)';
+  readonly breaker = new CircuitBreaker('alpaca data');
+  private readonly buckets = new Map<Symbol, Bar>();
+  private readonly lastGood = new Map<Symbol, Bar>();
+  private lastEmitted = Number.NEGATIVE_INFINITY;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly alpaca: Alpaca,
+    private readonly stream: CryptoBarStream,
+    private readonly opts: AlpacaFeedOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Complete, checked hourly batches of the last `hours` hours, oldest first (for warm-up). */
+  async history(hours: number): Promise<BarBatch[]> {
+    const checked: BarBatch[] = [];
+    for (const batch of await this.fetchHours(this.now() - hours * HOUR_MS)) {
+      const good = this.check(batch);
+      this.lastEmitted = batch.ts;
+      if (good.bars.size > 0) checked.push(good);
+    }
+    return checked;
+  }
+
+  start(): void {
+    this.stream.onBar((raw) => this.onMinuteBar(raw));
+    this.stream.onConnect(() => {
+      this.stream.subscribeForBars([...this.opts.symbols]);
+      this.opts.onOutage(undefined);
+    });
+    this.stream.onDisconnect(() => this.opts.onOutage('the Alpaca market data stream is disconnected'));
+    this.stream.onReconnected(() => {
+      this.opts.onOutage(undefined);
+      this.enqueue(async () => {
+        for (const batch of await this.fetchHours(this.lastEmitted + HOUR_MS)) await this.emit(batch);
+      });
+    });
+    this.stream.connect();
+  }
+
+  stop(): Promise<void> {
+    this.stream.disconnect();
+    return this.chain;
+  }
+
+  private onMinuteBar(raw: unknown): void {
+    let bar: Bar;
+    let symbol: Symbol;
+    try {
+      const parsed = parseAt(barSchema, raw, 'crypto bar stream');
+      symbol = String((raw as { symbol?: unknown }).symbol ?? '');
+      if (!this.opts.symbols.includes(symbol)) return;
+      bar = { ts: parsed.timestamp, open: parsed.open, high: parsed.high, low: parsed.low, close: parsed.close, volume: parsed.volume };
+    } catch (error) {
+      this.opts.log('ignored a malformed bar from the stream', { error: (error as Error).message });
+      return;
+    }
+    const hour = Math.floor(bar.ts / HOUR_MS) * HOUR_MS;
+    if (hour <= this.lastEmitted) return; // that hour is already closed (a late minute)
+    // The first minute of a later hour closes every earlier hour.
+    const due = [...this.buckets.values()].filter((b) => b.ts < hour);
+    if (due.length > 0) {
+      const closedHour = Math.max(...due.map((b) => b.ts));
+      const bars = new Map<Symbol, Bar>();
+      for (const [s, b] of this.buckets) {
+        if (b.ts <= closedHour) {
+          bars.set(s, b);
+          this.buckets.delete(s);
+        }
+      }
+      this.enqueue(() => this.emit({ ts: closedHour, bars }));
+    }
+    const bucket = this.buckets.get(symbol);
+    this.buckets.set(
+      symbol,
+      bucket && bucket.ts === hour
+        ? { ts: hour, open: bucket.open, high: Math.max(bucket.high, bar.high), low: Math.min(bucket.low, bar.low), close: bar.close, volume: bucket.volume + bar.volume }
+        : { ...bar, ts: hour },
+    );
+  }
+
+  /** Run the quality gate and hand a batch on, once, in order. */
+  private async emit(batch: BarBatch): Promise<void> {
+    if (batch.ts <= this.lastEmitted) return;
+    const good = this.check(batch);
+    this.lastEmitted = batch.ts;
+    if (good.bars.size > 0) await this.opts.onBatch(good);
+  }
+
+  /** The bars of `batch` that pass the quality gate; the others are reported. Each bar is checked once. */
+  private check(batch: BarBatch): BarBatch {
+    const good = new Map<Symbol, Bar>();
+    for (const [symbol, bar] of batch.bars) {
+      const problem = barProblem(bar, this.lastGood.get(symbol), HOUR_MS, this.now());
+      if (problem) this.opts.onFlagged(symbol, bar, problem);
+      else {
+        good.set(symbol, bar);
+        this.lastGood.set(symbol, bar);
+      }
+    }
+    return { ts: batch.ts, bars: good };
+  }
+
+  private enqueue(job: () => Promise<void>): void {
+    this.chain = this.chain.then(job).catch((error: unknown) => this.opts.log('live feed step failed', { error: (error as Error).message }));
+  }
+
+  /** Complete hourly bars since `from` over REST, merged by hour (not yet checked). */
+  private async fetchHours(from: number): Promise<BarBatch[]> {
+    const start = Math.floor(from / HOUR_MS) * HOUR_MS;
+    const currentHour = Math.floor(this.now() / HOUR_MS) * HOUR_MS;
+    if (start >= currentHour) return [];
+    const raw = await this.breaker.run(() =>
+      this.alpaca.marketData.getCryptoBars({ loc: 'us', symbols: [...this.opts.symbols], timeframe: TimeFrame.Hour, start: new Date(start) } as never),
+    );
+    const byHour = new Map<number, Map<Symbol, Bar>>();
+    for (const symbol of this.opts.symbols) {
+      const list = (raw as Record<string, unknown[] | undefined>)[symbol] ?? [];
+      for (const [i, item] of list.entries()) {
+        const b = parseAt(barSchema, item, `crypto bars ${symbol} [${i}]`);
+        if (b.timestamp >= currentHour || b.timestamp < start) continue; // the current hour is not complete yet
+        const bars = byHour.get(b.timestamp) ?? new Map<Symbol, Bar>();
+        bars.set(symbol, { ts: b.timestamp, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume });
+        byHour.set(b.timestamp, bars);
+      }
+    }
+    return [...byHour.entries()].sort((a, b) => a[0] - b[0]).map(([ts, bars]) => ({ ts, bars }));
+  }
+}

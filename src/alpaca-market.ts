@@ -1,0 +1,122 @@
+/**
+ * Paper and live trading on Alpaca: the official SDK for REST and both streams, pointed at the real hosts or at
+ * ALPACA_*_URL overrides (a proxy, or the project's fake in tests). Start-up is recovery: the account, positions
+ * and open orders come from Alpaca before any trading; then a reconciliation runs every `alpaca.reconcileSeconds`.
+ */
+import { Alpaca } from '@alpacahq/alpaca-trade-api';
+import { AlpacaBroker } from '../engine/broker/alpaca/alpaca-broker.js';
+import { SimClock } from '../engine/clock.js';
+import { Engine } from '../engine/engine.js';
+import { Execution } from '../engine/execution.js';
+import { AlpacaLiveFeed } from '../engine/market/alpaca-feed.js';
+import { formatUsd } from '../engine/money.js';
+import { RiskGate } from '../engine/risk/gate.js';
+import { createStrategy } from '../engine/strategy/index.js';
+import { ConfigError } from './config.js';
+import { START_EQUITY_KEY, type MarketContext, type RunningMarket } from './market.js';
+
+const TRADING_HOSTS = new Set(['paper-api.alpaca.markets', 'api.alpaca.markets']);
+const DATA_HOST = 'data.alpaca.markets';
+
+/** An origin without a path (ARCHITECTURE.md §3): http://127.0.0.1:8080. */
+function origin(name: string, value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} = ${JSON.stringify(value)} is not a URL; give an origin such as http://127.0.0.1:8080`);
+  }
+  return url.origin;
+}
+
+/** The SDK has no base-URL option; a fetch that swaps the host keeps its retries, rate limiter and typed errors. */
+function createClient(ctx: MarketContext): Alpaca {
+  const { env, mode, config } = ctx;
+  const keyId = env.APCA_API_KEY_ID;
+  const secret = env.APCA_API_SECRET_KEY;
+  if (!keyId || !secret) throw new ConfigError(`${mode} mode needs APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment`);
+  const trading = origin('ALPACA_TRADING_URL', env.ALPACA_TRADING_URL);
+  const data = origin('ALPACA_DATA_URL', env.ALPACA_DATA_URL);
+  const fetchApi = (input: string | URL | Request, init?: RequestInit) => {
+    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    const target = TRADING_HOSTS.has(url.host) ? trading : url.host === DATA_HOST ? data : undefined;
+    return fetch(target ? `${target}${url.pathname}${url.search}` : url.href, init);
+  };
+  return new Alpaca({
+    keyId,
+    secret,
+    paper: mode === 'paper',
+    timeoutMs: config.alpaca.requestTimeoutSeconds * 1000,
+    ...(trading || data ? { fetchApi } : {}),
+  } as ConstructorParameters<typeof Alpaca>[0]);
+}
+
+export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMarket> {
+  const { config, mode, journal, state, notifier, log, env } = ctx;
+  const alpaca = createClient(ctx);
+  const tradeStream = alpaca.trading.stream(env.ALPACA_TRADING_STREAM_URL ? { url: env.ALPACA_TRADING_STREAM_URL } : {});
+  const dataStream = alpaca.marketData.cryptoStream(env.ALPACA_DATA_STREAM_URL ? { url: env.ALPACA_DATA_STREAM_URL } : {});
+  const warn = (msg: string, detail: Record<string, unknown>) => log.warn(detail, msg);
+  const broker = new AlpacaBroker(alpaca, tradeStream, { paper: mode === 'paper', symbols: config.universe, feeRate: config.broker.feeRate, log: warn });
+  const clock = new SimClock();
+  let engine: Engine | undefined;
+  const feed = new AlpacaLiveFeed(alpaca, dataStream, {
+    symbols: config.universe,
+    onBatch: (batch) => engine!.handleBars(batch),
+    onFlagged: (symbol, bar, reason) => {
+      journal.recordFlaggedBar(symbol, bar, reason);
+      notifier.notify('risk', `Bad bar for ${symbol} at ${new Date(bar.ts).toISOString()}: ${reason}. Stored, not traded on.`);
+    },
+    onOutage: (reason) => engine?.setMarketDataOutage(reason),
+    log: warn,
+  });
+
+  await broker.loadAssets();
+  const account = await broker.account();
+  const startingEquity = state.get<number>(START_EQUITY_KEY) ?? account.cash + account.positions.reduce((sum, p) => sum + p.qty * p.avgCost, 0);
+  state.set(START_EQUITY_KEY, startingEquity, 'system');
+  engine = new Engine({
+    mode,
+    symbols: config.universe,
+    strategy: createStrategy(config.strategy.name, { momentum: config.strategy.momentum }),
+    gate: new RiskGate(config.risk.profile, config.broker, state, Date.now, config.risk.limits),
+    broker,
+    execution: new Execution(broker, journal, warn),
+    journal,
+    state,
+    notifier,
+    clock,
+    wallNow: Date.now,
+    marketDescription: feed.description,
+    startingEquity,
+    killWaitMs: config.risk.killWaitSeconds * 1000,
+    log: (level, msg, detail) => log[level](detail ?? {}, msg),
+  });
+  const live = engine;
+
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    engine: live,
+    health: () => `${broker.breaker.describe()}; ${feed.breaker.describe()}`,
+    async begin() {
+      tradeStream.subscribeTradeUpdates();
+      tradeStream.connect();
+      const auth = await tradeStream.whenAuthenticated();
+      if (!auth.authenticated) throw new ConfigError(`Alpaca refused the trade-updates stream: ${auth.message}`);
+      await live.start();
+      notifier.notify('info', `Alpaca ${mode} account: equity measured from ${formatUsd(startingEquity)}; reconciling every ${config.alpaca.reconcileSeconds} s.`);
+      live.prime(await feed.history(config.sim.historyBars));
+      feed.start();
+      timer = setInterval(() => {
+        live.reconcile('periodic').catch((error: unknown) => log.warn({ err: error }, 'reconciliation failed; will retry'));
+      }, config.alpaca.reconcileSeconds * 1000);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      await feed.stop();
+      tradeStream.disconnect();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Sim: the embedded (or a CSV) market replayed at `sim.barsPerSecond` on the simulated broker. The venue's
+ * account and the market cursor are saved after every bar, so a restart continues exactly where it stopped.
+ */
+import type { SimVenueState } from '../engine/broker/sim-broker.js';
+import { SimClock } from '../engine/clock.js';
+import { loadCsvDirectory } from '../engine/market/csv.js';
+import { EmbeddedMarket } from '../engine/market/embedded-market.js';
+import type { MarketFeed } from '../engine/market/feed.js';
+import { ReplayFeed } from '../engine/market/replay-feed.js';
+import { runFeed } from '../engine/runner.js';
+import type { Config } from './config.js';
+import { buildSimEngine } from './engine-factory.js';
+import { START_EQUITY_KEY, type MarketContext, type RunningMarket } from './market.js';
+
+const CURSOR_KEY = 'sim.cursor';
+const VENUE_KEY = 'sim.venue';
+
+function createFeed(config: Config): MarketFeed {
+  if (config.sim.market === 'embedded') return new EmbeddedMarket(config.universe, config.sim.seed, Math.max(config.sim.historyBars, 1_000));
+  return new ReplayFeed(loadCsvDirectory(config.sim.market, config.universe), `CSV replay of ${config.sim.market}`);
+}
+
+export function createSimMarket({ config, mode, journal, state, notifier, log }: MarketContext): RunningMarket {
+  const feed = createFeed(config);
+  feed.seek(state.get<number>(CURSOR_KEY) ?? config.sim.historyBars);
+  const startingEquity = state.get<number>(START_EQUITY_KEY) ?? config.sim.equity;
+  state.set(START_EQUITY_KEY, startingEquity, 'system');
+  const { engine, broker } = buildSimEngine({
+    config,
+    mode,
+    symbols: config.universe,
+    strategy: config.strategy.name,
+    profile: config.risk.profile,
+    startingEquity,
+    venue: state.get<SimVenueState>(VENUE_KEY),
+    marketDescription: feed.description,
+    journal,
+    state,
+    notifier,
+    clock: new SimClock(),
+    wallNow: Date.now,
+    log,
+  });
+  const abort = new AbortController();
+  let running: Promise<void> = Promise.resolve();
+  return {
+    engine,
+    health: () => `market: ${feed.description}, cursor ${feed.cursor}`,
+    async begin() {
+      await engine.start();
+      engine.prime(feed.history(config.sim.historyBars));
+      running = runFeed(feed, (batch) => engine.handleBars(batch), {
+        barsPerSecond: config.sim.barsPerSecond,
+        signal: abort.signal,
+        // Venue and cursor move together, so a restart resumes at a consistent point.
+        afterBatch: () =>
+          journal.atomically(() => {
+            state.set(CURSOR_KEY, feed.cursor, 'engine');
+            state.set(VENUE_KEY, broker.saveState(), 'engine');
+          }),
+      }).then(
+        (how) => {
+          if (how === 'ended') notifier.notify('info', 'The replay reached the end of its data. No more bars; commands still work.');
+        },
+        (error: unknown) => {
+          log.error({ err: error }, 'market loop failed');
+          notifier.notify('critical', `Market loop stopped: ${error instanceof Error ? error.message : String(error)}. Commands still work.`);
+        },
+      );
+    },
+    async stop() {
+      abort.abort();
+      await running;
+    },
+  };
+}
