@@ -80,6 +80,10 @@ class FakeEngine implements EngineApi {
     return { ok: false as const, reason: 'no limits in this fake' };
   }
 
+  async reconcile() {
+    return [];
+  }
+
   pause(by: string, durationMs?: number) {
     this.pauses.push({ by, durationMs, auditAtCall: auditRows(this.db) });
     if (this.risk.state === 'HALTED') return { ok: false as const, reason: 'HALTED; /resume first' };

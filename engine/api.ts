@@ -111,6 +111,8 @@ export interface EngineApi {
   recentTrades(limit: number): TradeView[];
   thresholds(): ThresholdView[];
   limits(): LimitsView;
+  /** Take the broker's book where ours differs; returns each difference (also alerted). */
+  reconcile(reason: string): Promise<string[]>;
   /** Validates the range, applies, persists and announces the change (old → new). */
   setLimit(name: string, value: number, by: string): ThresholdChange;
   /** Validates the range, applies, persists and announces the change (old → new). */

@@ -33,7 +33,7 @@ beforeEach(async () => {
   fake = await new FakeAlpaca({ cash: 10_000, feeBps: 25 }).start();
   SYMBOLS.forEach((s, i) => {
     fake.loadBars(s, history(s, 600, 6, i + 1), '1Hour');
-    fake.setAsset(s, { minOrderSize: 0.0001, minTradeIncrement: 1e-9 });
+    fake.setAsset(s, { min_order_size: '0.0001', min_trade_increment: '0.000000001' });
   });
 });
 
