@@ -6,13 +6,11 @@
 import { Alpaca } from '@alpacahq/alpaca-trade-api';
 import { AlpacaBroker } from '../engine/broker/alpaca/alpaca-broker.js';
 import { SimClock } from '../engine/clock.js';
-import { Engine } from '../engine/engine.js';
-import { Execution } from '../engine/execution.js';
+import type { Engine } from '../engine/engine.js';
 import { AlpacaLiveFeed } from '../engine/market/alpaca-feed.js';
 import { formatUsd } from '../engine/money.js';
-import { RiskGate } from '../engine/risk/gate.js';
-import { createStrategy } from '../engine/strategy/index.js';
 import { ConfigError } from './config.js';
+import { buildEngine } from './engine-factory.js';
 import { START_EQUITY_KEY, type MarketContext, type RunningMarket } from './market.js';
 
 const TRADING_HOSTS = new Set(['paper-api.alpaca.markets', 'api.alpaca.markets']);
@@ -59,7 +57,6 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
   const dataStream = alpaca.marketData.cryptoStream(env.ALPACA_DATA_STREAM_URL ? { url: env.ALPACA_DATA_STREAM_URL } : {});
   const warn = (msg: string, detail: Record<string, unknown>) => log.warn(detail, msg);
   const broker = new AlpacaBroker(alpaca, tradeStream, { paper: mode === 'paper', symbols: config.universe, feeRate: config.broker.feeRate, log: warn });
-  const clock = new SimClock();
   let engine: Engine | undefined;
   const feed = new AlpacaLiveFeed(alpaca, dataStream, {
     symbols: config.universe,
@@ -76,23 +73,24 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
   const account = await broker.account();
   const startingEquity = state.get<number>(START_EQUITY_KEY) ?? account.cash + account.positions.reduce((sum, p) => sum + p.qty * p.avgCost, 0);
   state.set(START_EQUITY_KEY, startingEquity, 'system');
-  engine = new Engine({
-    mode,
-    symbols: config.universe,
-    strategy: createStrategy(config.strategy.name, { momentum: config.strategy.momentum }),
-    gate: new RiskGate(config.risk.profile, config.broker, state, Date.now, config.risk.limits),
+  engine = buildEngine(
+    {
+      config,
+      mode,
+      symbols: config.universe,
+      strategy: config.strategy.name,
+      profile: config.risk.profile,
+      startingEquity,
+      marketDescription: feed.description,
+      journal,
+      state,
+      notifier,
+      clock: new SimClock(), // market time follows the bars, as in replay
+      wallNow: Date.now,
+      log,
+    },
     broker,
-    execution: new Execution(broker, journal, warn),
-    journal,
-    state,
-    notifier,
-    clock,
-    wallNow: Date.now,
-    marketDescription: feed.description,
-    startingEquity,
-    killWaitMs: config.risk.killWaitSeconds * 1000,
-    log: (level, msg, detail) => log[level](detail ?? {}, msg),
-  });
+  );
   const live = engine;
 
   let timer: NodeJS.Timeout | undefined;

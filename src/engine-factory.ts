@@ -1,6 +1,9 @@
-/** Builds an engine on the simulated venue: shared by backtest and sim, so the two cannot drift apart. */
-import type { VenueRules } from '../engine/broker/broker.js';
-import { SimBroker, type SimBrokerConfig, type SimVenueState } from '../engine/broker/sim-broker.js';
+/**
+ * Builds engines. `buildEngine` wires any broker to the configured strategy, gate and execution; the simulated
+ * venue (backtest and sim) and Alpaca (paper and live) both go through it, so the modes cannot drift apart.
+ */
+import type { Broker } from '../engine/broker/broker.js';
+import { SimBroker, type SimVenueState } from '../engine/broker/sim-broker.js';
 import type { SimClock } from '../engine/clock.js';
 import { Engine } from '../engine/engine.js';
 import { Execution } from '../engine/execution.js';
@@ -12,15 +15,13 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { SqliteJournal } from './store/sqlite-journal.js';
 
-export interface SimEngineOptions {
+export interface EngineOptions {
   readonly config: Config;
   readonly mode: Mode;
   readonly symbols: readonly Symbol[];
   readonly strategy: StrategyName;
   readonly profile: RiskProfile;
   readonly startingEquity: number;
-  /** a saved venue to continue from; a fresh account with `startingEquity` cash otherwise */
-  readonly venue: SimVenueState | undefined;
   readonly marketDescription: string;
   readonly journal: SqliteJournal;
   readonly state: StateStore;
@@ -30,17 +31,14 @@ export interface SimEngineOptions {
   readonly log: Logger;
 }
 
-export function buildSimEngine(o: SimEngineOptions): { engine: Engine; broker: SimBroker } {
-  const brokerConfig: SimBrokerConfig & VenueRules = o.config.broker;
-  const broker = o.venue ? new SimBroker(brokerConfig, o.venue) : SimBroker.fresh(brokerConfig, o.startingEquity);
-  const execution = new Execution(broker, o.journal, (msg, detail) => o.log.warn(detail, msg));
-  const engine = new Engine({
+export function buildEngine(o: EngineOptions, broker: Broker): Engine {
+  return new Engine({
     mode: o.mode,
     symbols: o.symbols,
     strategy: createStrategy(o.strategy, { momentum: o.config.strategy.momentum }),
-    gate: new RiskGate(o.profile, brokerConfig, o.state, o.wallNow, o.config.risk.limits),
+    gate: new RiskGate(o.profile, o.config.broker, o.state, o.wallNow, o.config.risk.limits),
     broker,
-    execution,
+    execution: new Execution(broker, o.journal, (msg, detail) => o.log.warn(detail, msg)),
     journal: o.journal,
     state: o.state,
     notifier: o.notifier,
@@ -51,5 +49,10 @@ export function buildSimEngine(o: SimEngineOptions): { engine: Engine; broker: S
     killWaitMs: o.config.risk.killWaitSeconds * 1000,
     log: (level, msg, detail) => o.log[level](detail ?? {}, msg),
   });
-  return { engine, broker };
+}
+
+/** The engine on the simulated venue: a saved venue to continue from, or a fresh account of `startingEquity`. */
+export function buildSimEngine(o: EngineOptions & { readonly venue: SimVenueState | undefined }): { engine: Engine; broker: SimBroker } {
+  const broker = o.venue ? new SimBroker(o.config.broker, o.venue) : SimBroker.fresh(o.config.broker, o.startingEquity);
+  return { engine: buildEngine(o, broker), broker };
 }
