@@ -21,8 +21,11 @@ export class ConsoleTransport implements Channel {
     private readonly output: Writable,
   ) {}
 
-  /** Start reading commands. `onClose` runs when input ends (the agent keeps running) or Ctrl-C is pressed. */
-  start(handlers: { onInterrupt: () => void; onEnd: () => void }): void {
+  /**
+   * Start reading commands. `onEnd` runs when input ends (the agent keeps running). Ctrl-C reaches the process
+   * as SIGINT (this reader is not a raw terminal), and main.ts stops the agent on it.
+   */
+  start(handlers: { onEnd: () => void }): void {
     this.rl = createInterface({ input: this.input, terminal: false });
     this.rl.on('line', (line) => {
       if (line.trim() === '') return;
@@ -30,11 +33,11 @@ export class ConsoleTransport implements Channel {
         if (reply) this.write(reply.text);
       });
     });
-    this.rl.on('SIGINT', handlers.onInterrupt);
     this.rl.on('close', handlers.onEnd);
   }
 
   stop(): void {
+    this.rl?.removeAllListeners('close'); // closing at shutdown is not "input ended"
     this.rl?.close();
   }
 

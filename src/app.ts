@@ -124,7 +124,6 @@ async function assemble(
     })());
 
   chat.start({
-    onInterrupt: () => void stop('Ctrl-C'),
     onEnd: () => log.info('console input closed; the agent keeps running (Ctrl-C or SIGTERM stops it)'),
   });
   return { stop, engine, notifier };
