@@ -96,6 +96,31 @@ describe('engine with a streaming venue', () => {
     expect(engine.status().cash).toBeCloseTo(10_000 - 20 * 100 - 30 * 101, 6);
   });
 
+  it('a fill still in flight when reconciliation took the broker book is not counted twice', async () => {
+    const { engine, venue, order } = await setup();
+    // The broker has filled 50 units; the event saying so is still on its way.
+    venue.orders.set(order.clientOrderId, { ...order, status: 'filled', filledQty: 50 });
+    venue.account_ = { cash: 5_000, positions: [{ symbol: 'BTC/USD', qty: 50, avgCost: 100 }] };
+    await engine.reconcile('periodic');
+    venue.emit({ type: 'fill', fill: fill(order.clientOrderId, 50, 100), complete: true, executionId: 'late', cumulativeQty: 50 });
+    await engine.drain();
+    expect(engine.status().positions[0]?.qty).toBe(50);
+    expect(engine.status().cash).toBe(5_000);
+    expect(await engine.reconcile('again')).toEqual([]);
+  });
+
+  it('a fill beyond what the adopted book contains is still counted', async () => {
+    const { engine, venue, order } = await setup();
+    venue.orders.set(order.clientOrderId, { ...order, status: 'accepted', filledQty: 20 });
+    venue.account_ = { cash: 8_000, positions: [{ symbol: 'BTC/USD', qty: 20, avgCost: 100 }] };
+    await engine.reconcile('periodic');
+    venue.emit({ type: 'fill', fill: fill(order.clientOrderId, 20, 100), complete: false, executionId: 'e1', cumulativeQty: 20 }); // inside the book
+    venue.emit({ type: 'fill', fill: fill(order.clientOrderId, 30, 100), complete: true, executionId: 'e2', cumulativeQty: 50 }); // new
+    await engine.drain();
+    expect(engine.status().positions[0]?.qty).toBe(50);
+    expect(engine.status().cash).toBe(5_000);
+  });
+
   it('reconciliation takes the broker book and reports each difference', async () => {
     const { engine, venue, order, notes } = await setup();
     expect(await engine.reconcile('check')).toEqual([]); // nothing differs: nothing reported

@@ -68,6 +68,11 @@ export class Engine implements EngineApi {
   private readonly lastDenial = new Map<Symbol, string>();
   private readonly recentRisk: RiskEvent[] = [];
   private readonly executions = new Set<string>();
+  /**
+   * Per order, the filled quantity already inside a book taken from the broker (start-up, reconciliation). A
+   * fill event still in flight when that book was taken must not be counted a second time.
+   */
+  private readonly adopted = new Map<string, number>();
   private dataOutage: string | undefined;
 
   constructor(private readonly deps: EngineDeps) {
@@ -84,13 +89,22 @@ export class Engine implements EngineApi {
     const { broker, journal, gate, notifier, mode } = this.deps;
     const account = await broker.account();
     this.portfolio = new Ledger({ cash: account.cash, positions: account.positions, realizedPnl: 0 });
-    for (const order of await broker.openOrders()) this.open.set(order.clientOrderId, order);
+    for (const order of await broker.openOrders()) {
+      this.open.set(order.clientOrderId, order);
+      if (order.filledQty !== undefined) this.adopted.set(order.clientOrderId, order.filledQty);
+    }
     // Events a venue reports on its own (fills from a stream) join the same serial inbox as everything else.
     broker.subscribe?.((event) => void this.inbox.run(() => this.applyBrokerEvent(event)));
+    // Orders the journal left unsettled (a crash while they were in flight): say what became of each.
+    const inFlight: string[] = [];
     for (const order of journal.openOrders()) {
-      if (this.open.has(order.clientOrderId)) continue;
+      if (this.open.has(order.clientOrderId)) {
+        inFlight.push(`${order.clientOrderId} is open at the broker`);
+        continue;
+      }
       const known = await broker.findByClientId(order.clientOrderId);
       journal.recordOrder(known ?? { ...order, status: 'rejected', rejectReason: 'unknown to the broker at start-up' });
+      inFlight.push(`${order.clientOrderId} ${known ? `was ${known.status} at the broker` : 'is unknown to the broker (recorded as rejected)'}`);
     }
     this.day = this.deps.state.get<DayMark>(DAY_KEY);
     this.peakEquity = this.deps.state.get<number>(PEAK_KEY) ?? account.cash;
@@ -102,6 +116,7 @@ export class Engine implements EngineApi {
       risk.state === 'ACTIVE' ? 'state' : 'critical',
       `Started (${mode}). State ${risk.state}${restored ? ` restored: set ${new Date(risk.since).toISOString()} by ${risk.by} (${risk.reason})` : ''}. ` +
         `Universe ${this.deps.symbols.join(', ')}. Market: ${this.deps.marketDescription}. Cash ${formatUsd(account.cash)}, positions ${held}, open orders ${this.open.size}.` +
+        (inFlight.length > 0 ? ` Orders in flight at the last stop: ${inFlight.join('; ')}.` : '') +
         (risk.state === 'HALTED' ? ' Trading stays halted until an operator sends /resume.' : ''),
     );
   }
@@ -125,9 +140,12 @@ export class Engine implements EngineApi {
       }
       if (Math.abs(this.portfolio.cash - account.cash) > 0.01) differences.push(`cash: we had ${formatUsd(this.portfolio.cash)}, the broker has ${formatUsd(account.cash)}`);
       const brokerOpen = new Map((await this.deps.broker.openOrders()).map((o) => [o.clientOrderId, o]));
+      const filledAtBroker = new Map<string, number>();
+      for (const [id, o] of brokerOpen) if (o.filledQty !== undefined) filledAtBroker.set(id, o.filledQty);
       for (const [id, order] of this.open) {
         if (brokerOpen.has(id)) continue;
         const known = await this.deps.broker.findByClientId(id);
+        if (known?.filledQty !== undefined) filledAtBroker.set(id, known.filledQty);
         differences.push(`order ${id}: we thought it open, the broker says ${known?.status ?? 'unknown'}`);
         this.open.delete(id);
         this.deps.journal.recordOrder(known ?? { ...order, status: 'rejected', rejectReason: 'unknown to the broker at reconciliation' });
@@ -140,6 +158,7 @@ export class Engine implements EngineApi {
       }
       if (differences.length > 0) {
         this.portfolio = new Ledger({ cash: account.cash, positions: account.positions, realizedPnl: this.portfolio.realizedPnl });
+        for (const [id, qty] of filledAtBroker) this.adopted.set(id, qty);
         this.deps.journal.recordPositions(this.portfolio.positions(), this.deps.wallNow());
         this.deps.notifier.notify('critical', `Reconciliation (${reason}): the broker's book wins. ${differences.join('; ')}.`);
       }
@@ -305,14 +324,8 @@ export class Engine implements EngineApi {
 
   /** Cancel every open order and send closing sells for every position. Runs inside the inbox. */
   private async flatten(by: string) {
-    const canceled: string[] = [];
-    for (const order of await this.deps.execution.openOrders()) {
-      const result = await this.deps.execution.cancel(order.clientOrderId);
-      if (result?.status === 'canceled') {
-        canceled.push(order.clientOrderId);
-        this.applyBrokerEvent({ type: 'canceled', clientOrderId: order.clientOrderId });
-      }
-    }
+    const canceled = await this.deps.execution.cancelAll();
+    for (const id of canceled) this.applyBrokerEvent({ type: 'canceled', clientOrderId: id });
     const intents: OrderIntent[] = this.portfolio
       .positions()
       .map((p) => ({ symbol: p.symbol, side: 'sell', qty: p.qty, source: 'kill', reason: `kill switch by ${by}` }));
@@ -518,7 +531,10 @@ export class Engine implements EngineApi {
         this.riskEvent({ ts, kind: 'order-rejected', symbol: intent.symbol, reason: order.rejectReason ?? 'rejected' });
         continue;
       }
-      this.open.set(order.clientOrderId, order);
+      // An order the broker has already finished (an ambiguous send looked up after its fill, or a repeated
+      // client_order_id answered with the order it already has) is not waited for: no further event will close it,
+      // and its fill is booked from its own event (or already was, or was adopted at start-up).
+      if (order.status !== 'filled' && order.status !== 'canceled') this.open.set(order.clientOrderId, order);
       if (approved.side === 'buy') availableCash -= approved.notional;
       else selling.set(approved.symbol, (selling.get(approved.symbol) ?? 0) + approved.qty);
       if (approved.side === 'buy') buying.set(approved.symbol, (buying.get(approved.symbol) ?? 0) + approved.notional);
@@ -540,7 +556,10 @@ export class Engine implements EngineApi {
     const order = this.open.get(id);
     const partial = event.type === 'fill' && event.complete === false;
     if (!partial) this.open.delete(id);
-    if (event.type === 'fill') {
+    // Already inside a book taken from the broker: the order's state still moves on, the ledger does not.
+    const alreadyBooked = event.type === 'fill' && event.cumulativeQty !== undefined && event.cumulativeQty <= (this.adopted.get(id) ?? -1) + QTY_EPSILON;
+    if (!partial) this.adopted.delete(id);
+    if (event.type === 'fill' && !alreadyBooked) {
       const { fill } = event;
       const pnl = this.portfolio.apply(fill);
       this.lastFill.set(id, fill);

@@ -24,6 +24,7 @@ export class Execution {
       symbol: intent.symbol,
       side: intent.side,
       ...(intent.side === 'buy' ? { notional: intent.notional } : { qty: intent.qty }),
+      ...(intent.limitPrice !== undefined ? { limitPrice: intent.limitPrice } : {}),
     };
     this.journal.recordOrder({ ...request, status: 'new', submittedAt: decisionTs });
     let result: OrderState;
@@ -42,7 +43,7 @@ export class Execution {
         }
       }
       result = known ?? { ...request, status: 'rejected', submittedAt: decisionTs, rejectReason: `send failed twice: ${errorText(error)}` };
-      this.log('order send was ambiguous; resolved by client_order_id lookup', { clientOrderId: request.clientOrderId, outcome: result.status });
+      this.log('order send was ambiguous; resolved by client_order_id lookup', { clientOrderId: request.clientOrderId, outcome: result.status, error: errorText(error) });
     }
     this.journal.recordOrder(result);
     return result;
@@ -52,6 +53,24 @@ export class Execution {
     const result = await this.broker.cancel(clientOrderId);
     if (result) this.journal.recordOrder(result);
     return result;
+  }
+
+  /** Every open order at the venue canceled: in one call where the venue offers it, else one by one. */
+  async cancelAll(): Promise<string[]> {
+    if (this.broker.cancelAll) {
+      const ids = await this.broker.cancelAll();
+      for (const id of ids) {
+        const known = await this.broker.findByClientId(id).catch(() => undefined);
+        if (known) this.journal.recordOrder(known);
+      }
+      return ids;
+    }
+    const canceled: string[] = [];
+    for (const order of await this.broker.openOrders()) {
+      const result = await this.cancel(order.clientOrderId);
+      if (result?.status === 'canceled') canceled.push(order.clientOrderId);
+    }
+    return canceled;
   }
 
   openOrders(): Promise<OrderState[]> {

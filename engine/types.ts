@@ -37,24 +37,28 @@ export interface Edge {
 }
 
 export type OrderIntent =
-  | { readonly symbol: Symbol; readonly side: 'buy'; readonly notional: number; readonly source: IntentSource; readonly reason: string; readonly edge?: Edge }
-  | { readonly symbol: Symbol; readonly side: 'sell'; readonly qty: number; readonly source: IntentSource; readonly reason: string };
+  | { readonly symbol: Symbol; readonly side: 'buy'; readonly notional: number; readonly source: IntentSource; readonly reason: string; readonly edge?: Edge; readonly limitPrice?: number }
+  | { readonly symbol: Symbol; readonly side: 'sell'; readonly qty: number; readonly source: IntentSource; readonly reason: string; readonly limitPrice?: number };
 
 export type OrderStatus = 'new' | 'accepted' | 'filled' | 'canceled' | 'rejected';
 
-/** A market order as sent to a broker. `clientOrderId` is deterministic and saved before sending. */
+/** A market order (or a limit order, with `limitPrice`) as sent to a broker. `clientOrderId` is deterministic and saved before sending. */
 export interface OrderRequest {
   readonly clientOrderId: string;
   readonly symbol: Symbol;
   readonly side: Side;
   readonly qty?: number;
   readonly notional?: number;
+  /** USD per unit; absent for a market order */
+  readonly limitPrice?: number;
 }
 
 export interface OrderState extends OrderRequest {
   readonly status: OrderStatus;
   readonly submittedAt: number;
   readonly rejectReason?: string;
+  /** units filled so far, as the venue counts them (before any fee taken from the coin) */
+  readonly filledQty?: number;
 }
 
 export interface Fill {

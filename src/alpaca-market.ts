@@ -106,8 +106,22 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
       notifier.notify('info', `Alpaca ${mode} account: equity measured from ${formatUsd(startingEquity)}; reconciling every ${config.alpaca.reconcileSeconds} s.`);
       live.prime(await feed.history(config.sim.historyBars));
       feed.start();
+      // A failing reconciliation leaves the book unchecked: the operator hears it once, and again when it recovers.
+      let failing = false;
       timer = setInterval(() => {
-        live.reconcile('periodic').catch((error: unknown) => log.warn({ err: error }, 'reconciliation failed; will retry'));
+        live.reconcile('periodic').then(
+          () => {
+            if (failing) notifier.notify('info', 'Reconciliation with Alpaca works again.');
+            failing = false;
+          },
+          (error: unknown) => {
+            log.warn({ err: error }, 'reconciliation failed; will retry');
+            if (!failing) {
+              notifier.notify('critical', `Reconciliation (periodic) failed: ${error instanceof Error ? error.message : String(error)}. Our book is not checked against Alpaca's until it works; retrying every ${config.alpaca.reconcileSeconds} s.`);
+            }
+            failing = true;
+          },
+        );
       }, config.alpaca.reconcileSeconds * 1000);
       timer.unref();
     },

@@ -16,7 +16,14 @@ export interface BrokerAccount {
  * sent twice.
  */
 export type BrokerEvent =
-  | { readonly type: 'fill'; readonly fill: Fill; readonly complete?: boolean; readonly executionId?: string }
+  | {
+      readonly type: 'fill';
+      readonly fill: Fill;
+      readonly complete?: boolean;
+      readonly executionId?: string;
+      /** the order's filled quantity after this execution, in the venue's units (see OrderState.filledQty) */
+      readonly cumulativeQty?: number;
+    }
   | { readonly type: 'rejected'; readonly clientOrderId: string; readonly reason: string }
   | { readonly type: 'canceled'; readonly clientOrderId: string };
 
@@ -29,6 +36,11 @@ export interface Broker {
   findByClientId(clientOrderId: string): Promise<OrderState | undefined>;
   openOrders(): Promise<OrderState[]>;
   cancel(clientOrderId: string): Promise<OrderState | undefined>;
+  /**
+   * Cancel every open order at the venue, including ones this agent does not know (the kill uses it when the
+   * venue offers it). Returns the client_order_ids that were open.
+   */
+  cancelAll?(): Promise<string[]>;
   account(): Promise<BrokerAccount>;
   /**
    * Hand the venue new market data and collect what happened to orders because of it. A simulated venue

@@ -82,6 +82,10 @@ export class SimBroker implements Broker {
         stillOpen.push(order);
         continue;
       }
+      if (order.limitPrice !== undefined && !limitReached(order, bar)) {
+        stillOpen.push(order);
+        continue;
+      }
       events.push(this.fillAt(order, bar.open, batch.ts));
     }
     this.open = stillOpen;
@@ -97,7 +101,8 @@ export class SimBroker implements Broker {
     const slip = this.config.slippageBps / 10_000;
     const fee = this.config.feeRate;
     if (order.side === 'buy') {
-      const price = open * (1 + slip);
+      // A limit buy never pays more than its limit; a market order pays the open plus slippage.
+      const price = Math.min(open * (1 + slip), order.limitPrice ?? Number.POSITIVE_INFINITY);
       // A notional buy spends at most `notional` USD including its fee.
       const wanted = order.qty ?? (order.notional ?? 0) / (price * (1 + fee));
       const qty = floorToIncrement(wanted, this.config.qtyIncrement);
@@ -112,7 +117,7 @@ export class SimBroker implements Broker {
     const requested = order.qty ?? 0;
     if (requested - held > QTY_EPSILON) return this.reject(order, `insufficient quantity: sell ${requested}, held ${held}`);
     const qty = Math.min(requested, held);
-    const price = open * (1 - slip);
+    const price = Math.max(open * (1 - slip), order.limitPrice ?? 0);
     return this.fill(order, { qty, price, fee: qty * price * fee, ts });
   }
 
@@ -131,6 +136,7 @@ export class SimBroker implements Broker {
   private validate(order: OrderRequest): string | undefined {
     const size = order.side === 'buy' ? order.notional ?? order.qty : order.qty;
     if (size === undefined || !Number.isFinite(size) || size <= 0) return 'order size must be a positive number';
+    if (order.limitPrice !== undefined && !(order.limitPrice > 0)) return 'limit price must be a positive number';
     if (order.side === 'buy' && order.notional !== undefined && order.notional < this.config.minNotional) {
       return `order below the minimum of $${this.config.minNotional}`;
     }
@@ -148,4 +154,9 @@ export class SimBroker implements Broker {
     }
     return order;
   }
+}
+
+/** A resting limit order fills on a bar that trades through its price. */
+function limitReached(order: OrderState, bar: { low: number; high: number }): boolean {
+  return order.side === 'buy' ? bar.low <= order.limitPrice! : bar.high >= order.limitPrice!;
 }

@@ -64,15 +64,18 @@ export class AlpacaLiveFeed {
 
   start(): void {
     this.stream.onBar((raw) => this.onMinuteBar(raw));
+    let connectedOnce = false;
     this.stream.onConnect(() => {
       this.stream.subscribeForBars([...this.opts.symbols]);
-      this.opts.onOutage(undefined);
+      if (!connectedOnce) this.opts.onOutage(undefined); // later connects are reconnects: lifted after the backfill
+      connectedOnce = true;
     });
     this.stream.onDisconnect(() => this.opts.onOutage('the Alpaca market data stream is disconnected'));
     this.stream.onReconnected(() => {
-      this.opts.onOutage(undefined);
+      // Entries resume only once the missed hours are in: trading a backlog in a burst on stale signals is not.
       this.enqueue(async () => {
         for (const batch of await this.fetchHours(this.lastEmitted + HOUR_MS)) await this.emit(batch);
+        this.opts.onOutage(undefined);
       });
     });
     this.stream.connect();

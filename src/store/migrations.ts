@@ -71,4 +71,8 @@ export const MIGRATIONS: readonly string[] = [
   -- Bars that failed the data-quality gate are kept with the reason and never traded on.
   ALTER TABLE bars ADD COLUMN flag TEXT;
   `,
+  `
+  -- Limit orders: the price, USD per unit (NULL for market orders).
+  ALTER TABLE orders ADD COLUMN limit_price REAL;
+  `,
 ];

@@ -20,8 +20,8 @@ export class SqliteJournal implements Journal {
     this.insertBar = db.prepare('INSERT OR REPLACE INTO bars (symbol, ts, open, high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insertFlagged = db.prepare('INSERT OR REPLACE INTO bars (symbol, ts, open, high, low, close, volume, flag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.insertDecision = db.prepare('INSERT INTO decisions (ts, symbol, strategy, features, signal, intent, verdict, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-    this.upsertOrder = db.prepare(`INSERT INTO orders (client_order_id, symbol, side, qty, notional, status, reject_reason, submitted_at, updated_at)
-      VALUES (@clientOrderId, @symbol, @side, @qty, @notional, @status, @rejectReason, @submittedAt, @updatedAt)
+    this.upsertOrder = db.prepare(`INSERT INTO orders (client_order_id, symbol, side, qty, notional, limit_price, status, reject_reason, submitted_at, updated_at)
+      VALUES (@clientOrderId, @symbol, @side, @qty, @notional, @limitPrice, @status, @rejectReason, @submittedAt, @updatedAt)
       ON CONFLICT (client_order_id) DO UPDATE SET status = excluded.status, reject_reason = excluded.reject_reason, updated_at = excluded.updated_at`);
     this.insertFill = db.prepare('INSERT INTO fills (client_order_id, ts, symbol, side, qty, price, fee, realized_pnl) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.clearPositions = db.prepare('DELETE FROM positions');
@@ -52,6 +52,7 @@ export class SqliteJournal implements Journal {
       side: o.side,
       qty: o.qty ?? null,
       notional: o.notional ?? null,
+      limitPrice: o.limitPrice ?? null,
       status: o.status,
       rejectReason: o.rejectReason ?? null,
       submittedAt: o.submittedAt,
@@ -115,6 +116,7 @@ interface OrderRow {
   side: 'buy' | 'sell';
   qty: number | null;
   notional: number | null;
+  limit_price: number | null;
   status: OrderState['status'];
   reject_reason: string | null;
   submitted_at: number;
@@ -140,6 +142,7 @@ function orderFromRow(r: OrderRow): OrderState {
     submittedAt: r.submitted_at,
     ...(r.qty !== null ? { qty: r.qty } : {}),
     ...(r.notional !== null ? { notional: r.notional } : {}),
+    ...(r.limit_price !== null ? { limitPrice: r.limit_price } : {}),
     ...(r.reject_reason !== null ? { rejectReason: r.reject_reason } : {}),
   };
 }

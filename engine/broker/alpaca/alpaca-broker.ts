@@ -70,21 +70,26 @@ export class AlpacaBroker implements Broker {
     if (qty !== undefined && rules && qty < rules.minOrderSize) {
       return { ...order, status: 'rejected', submittedAt, rejectReason: `quantity ${qty} is below Alpaca's minimum order size ${rules.minOrderSize} for ${order.symbol}` };
     }
+    const common = {
+      symbol: order.symbol,
+      side: order.side,
+      timeInForce: 'gtc' as const, // crypto accepts gtc/ioc only; the SDK's default 'day' is refused
+      clientOrderId: order.clientOrderId,
+      ...(qty !== undefined ? { qty } : { notional: Number(order.notional!.toFixed(2)) }),
+    };
     let raw: unknown;
     try {
       raw = await this.call(() =>
-        this.alpaca.trading.orders.market({
-          symbol: order.symbol,
-          side: order.side,
-          timeInForce: 'gtc', // crypto accepts gtc/ioc only; the SDK's default 'day' is refused
-          clientOrderId: order.clientOrderId,
-          ...(qty !== undefined ? { qty } : { notional: Number(order.notional!.toFixed(2)) }),
-        }),
+        order.limitPrice !== undefined
+          ? this.alpaca.trading.orders.limit({ ...common, limitPrice: order.limitPrice } as Parameters<Alpaca['trading']['orders']['limit']>[0])
+          : this.alpaca.trading.orders.market(common as Parameters<Alpaca['trading']['orders']['market']>[0]),
       );
     } catch (error) {
       if (isAmbiguous(error)) throw error;
       const existing = await this.findByClientId(order.clientOrderId).catch(() => undefined);
       if (existing) return existing; // a duplicate id: the first send went through
+      // "Must be unique" means it exists even if the look-up just failed: let Execution resolve it, never "rejected".
+      if (/unique/i.test((error as Error).message)) throw error;
       return { ...order, status: 'rejected', submittedAt, rejectReason: `Alpaca refused the order: ${(error as Error).message}` };
     }
     return this.toState(parseAt(orderSchema, raw, 'POST /v2/orders'), submittedAt);
@@ -116,6 +121,12 @@ export class AlpacaBroker implements Broker {
       return this.findByClientId(clientOrderId); // it filled or was canceled meanwhile
     }
     return { ...order, status: 'canceled' };
+  }
+
+  async cancelAll(): Promise<string[]> {
+    const open = await this.openOrders();
+    await this.call(() => this.alpaca.trading.orders.deleteAllOrders());
+    return open.map((o) => o.clientOrderId);
   }
 
   async account(): Promise<BrokerAccount> {
@@ -165,6 +176,7 @@ export class AlpacaBroker implements Broker {
         fill: { clientOrderId: order.clientOrderId, symbol, side: order.side, qty: received, price, fee, ts },
         complete: update.event === 'fill',
         executionId: update.executionId ?? `${order.id}:${order.filledQty ?? qty}`,
+        ...(order.filledQty !== undefined ? { cumulativeQty: order.filledQty } : {}),
       });
     } else if (['canceled', 'expired', 'done_for_day'].includes(update.event)) {
       emit({ type: 'canceled', clientOrderId: order.clientOrderId });
@@ -183,6 +195,8 @@ export class AlpacaBroker implements Broker {
       submittedAt,
       ...(o.qty !== undefined ? { qty: o.qty } : {}),
       ...(o.notional !== undefined ? { notional: o.notional } : {}),
+      ...(o.limitPrice !== undefined ? { limitPrice: o.limitPrice } : {}),
+      ...(o.filledQty !== undefined ? { filledQty: o.filledQty } : {}),
     };
   }
 

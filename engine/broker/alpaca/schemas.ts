@@ -6,15 +6,17 @@
 import { z } from 'zod';
 
 /** A decimal string (or number) that must be a finite number. */
-const decimal = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const n = typeof v === 'number' ? v : v.trim() === '' ? Number.NaN : Number(v);
-  if (!Number.isFinite(n)) {
-    ctx.addIssue({ code: 'custom', message: `expected a decimal number, got ${JSON.stringify(v)}` });
-    return z.NEVER;
-  }
-  return n;
-});
-const optionalDecimal = z.union([decimal, z.null(), z.undefined()]).transform((v) => (v === null || v === undefined ? undefined : v));
+const decimal = z
+  .union([z.string(), z.number()], { error: (issue) => (issue.input === undefined || issue.input === null ? 'missing' : `expected a decimal number, got ${JSON.stringify(issue.input)}`) })
+  .transform((v, ctx) => {
+    const n = typeof v === 'number' ? v : v.trim() === '' ? Number.NaN : Number(v);
+    if (!Number.isFinite(n)) {
+      ctx.addIssue({ code: 'custom', message: `expected a decimal number, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+const optionalDecimal = decimal.nullish().transform((v) => v ?? undefined);
 
 export const accountSchema = z.object({
   status: z.string(),
@@ -39,6 +41,7 @@ export const orderSchema = z.object({
   notional: optionalDecimal,
   filledQty: optionalDecimal,
   filledAvgPrice: optionalDecimal,
+  limitPrice: optionalDecimal,
 });
 export type AlpacaOrder = z.infer<typeof orderSchema>;
 
