@@ -74,6 +74,8 @@ export class Engine implements EngineApi {
    */
   private readonly adopted = new Map<string, number>();
   private dataOutage: string | undefined;
+  /** fills the protections have not seen yet: equity before the first, symbols sold out, equity when flat */
+  private fillsSinceSync: { equityBefore: number; closed: Set<Symbol>; flatEquity?: number } | undefined;
 
   constructor(private readonly deps: EngineDeps) {
     for (const symbol of deps.symbols) this.history.set(symbol, { high: [], low: [], close: [] });
@@ -172,6 +174,19 @@ export class Engine implements EngineApi {
     this.dataOutage = reason;
     this.deps.gate.setDataOutage(reason);
     this.deps.notifier.notify('critical', reason ? `Market data down: ${reason}. No new entries until it is back; exits still run.` : 'Market data is back: entries allowed again.');
+  }
+
+  /**
+   * Prices from quotes while bars are not arriving (a market-data outage): marks the book and runs the loss
+   * limits and protections on them. The strategy does not run; entries are refused during an outage anyway.
+   */
+  protectOnQuotes(prices: ReadonlyMap<Symbol, number>): Promise<void> {
+    return this.inbox.run(async () => {
+      for (const [symbol, price] of prices) this.prices.set(symbol, price);
+      this.syncProtections(this.deps.clock.now());
+      // Orders get the wall-clock time as their decision time: the last bar's time may already name an order.
+      if (this.protections) await this.protect(this.deps.clock.now(), this.deps.wallNow());
+    });
   }
 
   /** Warm indicators with bars from before the first trading bar. No decisions, no orders. */
@@ -387,19 +402,9 @@ export class Engine implements EngineApi {
     journal.recordBars(batch);
     // The venue first: orders placed on the previous bar fill at this bar's open.
     const equityBefore = this.equity();
-    const events = this.deps.broker.onMarketData(batch);
-    // A position sold out and bought again within this bar's fills is a new entry, and a book that was flat
-    // between them ended its cycle; afterFills sees only the end state, so it is told.
-    const closed = new Set<Symbol>();
-    let flatEquity: number | undefined;
-    for (const event of events) {
-      this.applyBrokerEvent(event);
-      if (event.type !== 'fill' || event.fill.side !== 'sell' || this.portfolio.qty(event.fill.symbol) > QTY_EPSILON) continue;
-      closed.add(event.fill.symbol);
-      if (this.portfolio.positions().every((p) => p.qty <= QTY_EPSILON)) flatEquity = this.portfolio.cash;
-    }
+    for (const event of this.deps.broker.onMarketData(batch)) this.applyBrokerEvent(event);
     this.absorbPrices(batch);
-    if (events.length > 0) this.protections?.afterFills(this.protectionView(batch.ts), equityBefore, closed, flatEquity);
+    this.syncProtections(batch.ts);
     this.rollDay(batch.ts, equityBefore);
     const lapsed = gate.expireTimedState(batch.ts);
     if (lapsed) this.stateChanged(`${lapsed.reason}: trading is ACTIVE again.`);
@@ -441,7 +446,20 @@ export class Engine implements EngineApi {
    * halts and flattens (a halt that kept the positions could lose past the limit); a daily-loss breach pauses
    * entries until the next UTC day.
    */
-  private async protect(ts: number): Promise<void> {
+  /**
+   * Tell the protections about fills since they last looked (from a bar's venue events or a broker stream):
+   * a new cycle or brackets for new positions. A position sold out and bought again within those fills is a
+   * new entry, and a book that was flat in between ended its cycle; afterFills sees only the end state, so it
+   * is told.
+   */
+  private syncProtections(ts: number): void {
+    const pending = this.fillsSinceSync;
+    if (!pending || !this.protections) return;
+    this.fillsSinceSync = undefined;
+    this.protections.afterFills(this.protectionView(ts), pending.equityBefore, pending.closed, pending.flatEquity);
+  }
+
+  private async protect(ts: number, orderTs = ts): Promise<void> {
     const { gate } = this.deps;
     const l = gate.limits;
     const equity = this.equity();
@@ -459,7 +477,7 @@ export class Engine implements EngineApi {
     if (gate.state.state === 'HALTED') return;
     const outcome = this.protections!.evaluate(this.protectionView(ts));
     for (const intent of outcome.intents) this.riskEvent({ ts, kind: 'protection', symbol: intent.symbol, reason: intent.reason });
-    await this.submitAll(outcome.intents, ts, 'protection');
+    await this.submitAll(outcome.intents, orderTs, 'protection');
     if (outcome.trailingStopFired && l.moveToCash >= 1 && gate.state.state === 'ACTIVE') {
       const until = ts + l.moveToCashCooldownHours * 3_600_000;
       gate.setState('REDUCING', 'risk', 'move-to-cash cooldown after the portfolio trailing stop', { untilMarket: until });
@@ -561,7 +579,12 @@ export class Engine implements EngineApi {
     if (!partial) this.adopted.delete(id);
     if (event.type === 'fill' && !alreadyBooked) {
       const { fill } = event;
+      this.fillsSinceSync ??= { equityBefore: this.equity(), closed: new Set() };
       const pnl = this.portfolio.apply(fill);
+      if (fill.side === 'sell' && this.portfolio.qty(fill.symbol) <= QTY_EPSILON) {
+        this.fillsSinceSync.closed.add(fill.symbol);
+        if (this.portfolio.positions().every((p) => p.qty <= QTY_EPSILON)) this.fillsSinceSync.flatEquity = this.portfolio.cash;
+      }
       this.lastFill.set(id, fill);
       journal.recordFill(fill, pnl);
       journal.recordPositions(this.portfolio.positions(), fill.ts);

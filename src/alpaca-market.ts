@@ -66,6 +66,8 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
       notifier.notify('risk', `Bad bar for ${symbol} at ${new Date(bar.ts).toISOString()}: ${reason}. Stored, not traded on.`);
     },
     onOutage: (reason) => engine?.setMarketDataOutage(reason),
+    onQuotes: (prices) => engine!.protectOnQuotes(prices),
+    quotePollMs: config.alpaca.quotePollSeconds * 1000,
     log: warn,
   });
 

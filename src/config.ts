@@ -57,6 +57,7 @@ export const configSchema = z.strictObject({
   alpaca: z.strictObject({
     reconcileSeconds: z.number().int().min(10).max(86_400),
     requestTimeoutSeconds: z.number().min(1).max(300),
+    quotePollSeconds: z.number().min(1).max(3_600),
   }),
   store: z.strictObject({ path: z.string().min(1) }),
   commands: z.strictObject({ confirmTtlSeconds: z.number().int().min(5).max(3_600) }),

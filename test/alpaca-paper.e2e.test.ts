@@ -79,4 +79,25 @@ describe('paper trading on Alpaca', () => {
     expect(ours.cash).toBeCloseTo(fake.cash(), 6);
     expect(await agent.engine.reconcile('test')).toEqual([]);
   });
+
+  it('while the data stream is down, no entries, and the stop-loss still fires from polled quotes', async () => {
+    agent = await startTestAgent(env(), (c) => ({ ...c, alpaca: { ...c.alpaca, quotePollSeconds: 1 } }), undefined, 'paper');
+    await fake.waitForSubscription('BTC/USD');
+    for (let h = 5; h >= 1; h--) streamHour(h, 0.002);
+    await until(() => agent!.engine.status().positions.length > 0 && agent!.engine.status().openOrders === 0, 'positions held');
+    const held = agent.engine.status().positions.map((p) => p.symbol);
+    const ordersBefore = fake.orders().length;
+
+    fake.refuseDataStream(true);
+    await until(() => agent!.console.output().includes('[PAPER] Market data down'), 'the outage alert');
+    // Prices fall 15% at the broker; no bar can tell the engine, only the quotes polled over REST.
+    for (const s of held) fake.setPrice(s, fake.price(s)! * 0.85);
+    await until(() => agent!.engine.status().positions.length === 0, 'every position sold by the stop-loss', 20_000);
+    const sells = fake.orders().slice(ordersBefore);
+    expect(sells.length).toBe(held.length);
+    expect(sells.every((o) => o.side === 'sell' && o.client_order_id.includes('-protection-'))).toBe(true);
+    expect(agent.console.output()).toMatch(/\[PAPER\] Protection [A-Z]+\/USD: stop-loss: 1[45]\.\d\d% below the average cost/);
+    expect(await agent.engine.reconcile('test')).toEqual([]);
+    fake.refuseDataStream(false);
+  }, 60_000);
 });

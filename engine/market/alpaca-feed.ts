@@ -7,9 +7,12 @@
 import { TimeFrame, type Alpaca } from '@alpacahq/alpaca-trade-api';
 import { CircuitBreaker } from '../broker/circuit-breaker.js';
 import { barSchema, parseAt } from '../broker/alpaca/schemas.js';
+import { z } from 'zod';
 import type { Bar, BarBatch, Symbol } from '../types.js';
 import { HOUR_MS } from './feed.js';
 import { barProblem } from './quality.js';
+
+const quotesSchema = z.object({ quotes: z.record(z.string(), z.object({ ap: z.number(), bp: z.number() })) });
 
 /** The part of the SDK's crypto data stream the feed uses. */
 export interface CryptoBarStream {
@@ -31,6 +34,10 @@ export interface AlpacaFeedOptions {
   readonly onFlagged: (symbol: Symbol, bar: Bar, reason: string) => void;
   /** the live stream went down (with why) or came back (undefined) */
   readonly onOutage: (reason: string | undefined) => void;
+  /** while the stream is down: mid prices from the latest quotes over REST, so protections keep working */
+  readonly onQuotes: (prices: ReadonlyMap<Symbol, number>) => Promise<void>;
+  /** how often quotes are polled during an outage */
+  readonly quotePollMs: number;
   readonly log: (msg: string, detail: Record<string, unknown>) => void;
 }
 
@@ -42,6 +49,7 @@ export class AlpacaLiveFeed {
   private lastEmitted = Number.NEGATIVE_INFINITY;
   private chain: Promise<void> = Promise.resolve();
   private readonly now: () => number;
+  private quoteTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly alpaca: Alpaca,
@@ -70,11 +78,15 @@ export class AlpacaLiveFeed {
       if (!connectedOnce) this.opts.onOutage(undefined); // later connects are reconnects: lifted after the backfill
       connectedOnce = true;
     });
-    this.stream.onDisconnect(() => this.opts.onOutage('the Alpaca market data stream is disconnected'));
+    this.stream.onDisconnect(() => {
+      this.opts.onOutage('the Alpaca market data stream is disconnected');
+      this.pollQuotes(true);
+    });
     this.stream.onReconnected(() => {
       // Entries resume only once the missed hours are in: trading a backlog in a burst on stale signals is not.
       this.enqueue(async () => {
         for (const batch of await this.fetchHours(this.lastEmitted + HOUR_MS)) await this.emit(batch);
+        this.pollQuotes(false);
         this.opts.onOutage(undefined);
       });
     });
@@ -82,8 +94,29 @@ export class AlpacaLiveFeed {
   }
 
   stop(): Promise<void> {
+    this.pollQuotes(false);
     this.stream.disconnect();
     return this.chain;
+  }
+
+  /** During an outage, latest quotes over REST (if that still works) keep stops and loss limits alive. */
+  private pollQuotes(on: boolean): void {
+    clearInterval(this.quoteTimer);
+    this.quoteTimer = undefined;
+    if (!on) return;
+    this.quoteTimer = setInterval(() => {
+      this.enqueue(async () => {
+        const raw = await this.breaker.run(() => this.alpaca.marketData.crypto.cryptoLatestQuotes({ loc: 'us', symbols: this.opts.symbols.join(',') } as never));
+        const { quotes } = parseAt(quotesSchema, raw, 'GET latest quotes');
+        const prices = new Map<Symbol, number>();
+        for (const symbol of this.opts.symbols) {
+          const q = quotes[symbol];
+          if (q && q.ap > 0 && q.bp > 0 && q.ap >= q.bp) prices.set(symbol, (q.ap + q.bp) / 2);
+        }
+        if (prices.size > 0) await this.opts.onQuotes(prices);
+      });
+    }, this.opts.quotePollMs);
+    this.quoteTimer.unref();
   }
 
   private onMinuteBar(raw: unknown): void {

@@ -383,6 +383,7 @@ export class FakeAlpaca {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly dataWss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  private dataRefused = false;
   private readonly tradingWss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   private readonly dataClients = new Set<DataClient>();
   private readonly tradingClients = new Set<TradingClientState>();
@@ -604,6 +605,12 @@ export class FakeAlpaca {
   /** Kill every data-stream socket abruptly (no close frame), like a network drop. */
   dropDataStream(): void {
     for (const c of this.dataClients) c.ws.terminate();
+  }
+
+  /** While on, the data stream is unreachable: current sockets are dropped and new upgrades refused. */
+  refuseDataStream(on: boolean): void {
+    this.dataRefused = on;
+    if (on) this.dropDataStream();
   }
 
   /** Kill every trading-stream socket abruptly. Events emitted while nobody listens are lost. */
@@ -1521,6 +1528,10 @@ export class FakeAlpaca {
       return;
     }
     if (/^\/v1beta3\/crypto\/[^/]+\/?$/.test(path)) {
+      if (this.dataRefused) {
+        socket.destroy();
+        return;
+      }
       this.dataWss.handleUpgrade(req, socket, head, (ws) => this.dataWss.emit('connection', ws, req));
     } else if (path === '/stream') {
       this.tradingWss.handleUpgrade(req, socket, head, (ws) => this.tradingWss.emit('connection', ws, req));
