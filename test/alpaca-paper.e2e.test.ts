@@ -100,4 +100,18 @@ describe('paper trading on Alpaca', () => {
     expect(await agent.engine.reconcile('test')).toEqual([]);
     fake.refuseDataStream(false);
   }, 60_000);
+
+  it('between bars, a streamed quote far below cost triggers the stop-loss without waiting for the hour', async () => {
+    agent = await startTestAgent(env(), (c) => ({ ...c, alpaca: { ...c.alpaca, quotePollSeconds: 1 } }), undefined, 'paper');
+    await fake.waitForSubscription('BTC/USD');
+    for (let h = 5; h >= 1; h--) streamHour(h, 0.002);
+    await until(() => agent!.engine.status().positions.length > 0 && agent!.engine.status().openOrders === 0, 'positions held');
+    const [position] = agent.engine.status().positions;
+    const mid = position!.avgCost * 0.85;
+    fake.setPrice(position!.symbol, mid); // where the market order for the stop will fill
+    fake.pushQuote(position!.symbol, { bp: mid * 0.9995, bs: 1, ap: mid * 1.0005, as: 1 });
+    await until(() => !agent!.engine.status().positions.some((p) => p.symbol === position!.symbol), 'the stop-loss sale');
+    expect(agent.console.output()).toMatch(new RegExp(`Protection ${position!.symbol.replace('/', '\\/')}: stop-loss: 15\\.\\d\\d% below the average cost`));
+    expect(await agent.engine.reconcile('test')).toEqual([]);
+  }, 60_000);
 });

@@ -3,6 +3,8 @@
  * aggregated into hourly bars. A batch for an hour is emitted when the first minute of a later hour arrives.
  * After a dropped stream, the missing hours are fetched over REST before anything newer is emitted. Every bar
  * passes the data-quality gate; a failing bar is reported (stored with its reason) and never traded on.
+ * Between bars, the latest quote mids go to the protections every `quotePollMs`: from the stream while it is up,
+ * from REST while it is down, so stops do not wait for the hour to close.
  */
 import { TimeFrame, type Alpaca } from '@alpacahq/alpaca-trade-api';
 import { CircuitBreaker } from '../broker/circuit-breaker.js';
@@ -17,6 +19,8 @@ const quotesSchema = z.object({ quotes: z.record(z.string(), z.object({ ap: z.nu
 /** The part of the SDK's crypto data stream the feed uses. */
 export interface CryptoBarStream {
   onBar(listener: (bar: unknown) => void): unknown;
+  onQuote(listener: (quote: unknown) => void): unknown;
+  subscribeForQuotes(symbols: string[]): unknown;
   onConnect(listener: () => void): unknown;
   onDisconnect(listener: () => void): unknown;
   onReconnected(listener: () => void): unknown;
@@ -34,9 +38,9 @@ export interface AlpacaFeedOptions {
   readonly onFlagged: (symbol: Symbol, bar: Bar, reason: string) => void;
   /** the live stream went down (with why) or came back (undefined) */
   readonly onOutage: (reason: string | undefined) => void;
-  /** while the stream is down: mid prices from the latest quotes over REST, so protections keep working */
+  /** latest quote mids between bars (from the stream, or over REST during an outage), for the protections */
   readonly onQuotes: (prices: ReadonlyMap<Symbol, number>) => Promise<void>;
-  /** how often quotes are polled during an outage */
+  /** how often quote mids are handed on */
   readonly quotePollMs: number;
   readonly log: (msg: string, detail: Record<string, unknown>) => void;
 }
@@ -50,6 +54,8 @@ export class AlpacaLiveFeed {
   private chain: Promise<void> = Promise.resolve();
   private readonly now: () => number;
   private quoteTimer: NodeJS.Timeout | undefined;
+  private readonly streamQuotes = new Map<Symbol, number>();
+  private down = false;
 
   constructor(
     private readonly alpaca: Alpaca,
@@ -72,51 +78,59 @@ export class AlpacaLiveFeed {
 
   start(): void {
     this.stream.onBar((raw) => this.onMinuteBar(raw));
+    this.stream.onQuote((raw) => {
+      const q = raw as { symbol?: unknown; bidPrice?: unknown; askPrice?: unknown };
+      const symbol = String(q.symbol ?? '');
+      if (this.opts.symbols.includes(symbol)) this.rememberQuote(symbol, Number(q.bidPrice), Number(q.askPrice));
+    });
     let connectedOnce = false;
     this.stream.onConnect(() => {
       this.stream.subscribeForBars([...this.opts.symbols]);
+      this.stream.subscribeForQuotes([...this.opts.symbols]);
       if (!connectedOnce) this.opts.onOutage(undefined); // later connects are reconnects: lifted after the backfill
       connectedOnce = true;
     });
     this.stream.onDisconnect(() => {
+      this.down = true;
       this.opts.onOutage('the Alpaca market data stream is disconnected');
-      this.pollQuotes(true);
     });
     this.stream.onReconnected(() => {
       // Entries resume only once the missed hours are in: trading a backlog in a burst on stale signals is not.
       this.enqueue(async () => {
         for (const batch of await this.fetchHours(this.lastEmitted + HOUR_MS)) await this.emit(batch);
-        this.pollQuotes(false);
+        this.down = false;
         this.opts.onOutage(undefined);
       });
     });
+    this.quoteTimer = setInterval(() => this.enqueue(() => this.handOnQuotes()), this.opts.quotePollMs);
+    this.quoteTimer.unref();
     this.stream.connect();
   }
 
   stop(): Promise<void> {
-    this.pollQuotes(false);
+    clearInterval(this.quoteTimer);
     this.stream.disconnect();
     return this.chain;
   }
 
-  /** During an outage, latest quotes over REST (if that still works) keep stops and loss limits alive. */
-  private pollQuotes(on: boolean): void {
-    clearInterval(this.quoteTimer);
-    this.quoteTimer = undefined;
-    if (!on) return;
-    this.quoteTimer = setInterval(() => {
-      this.enqueue(async () => {
-        const raw = await this.breaker.run(() => this.alpaca.marketData.crypto.cryptoLatestQuotes({ loc: 'us', symbols: this.opts.symbols.join(',') } as never));
-        const { quotes } = parseAt(quotesSchema, raw, 'GET latest quotes');
-        const prices = new Map<Symbol, number>();
-        for (const symbol of this.opts.symbols) {
-          const q = quotes[symbol];
-          if (q && q.ap > 0 && q.bp > 0 && q.ap >= q.bp) prices.set(symbol, (q.ap + q.bp) / 2);
-        }
-        if (prices.size > 0) await this.opts.onQuotes(prices);
-      });
-    }, this.opts.quotePollMs);
-    this.quoteTimer.unref();
+  private rememberQuote(symbol: Symbol, bid: number, ask: number): void {
+    if (bid > 0 && ask >= bid && Number.isFinite(ask)) this.streamQuotes.set(symbol, (bid + ask) / 2);
+  }
+
+  /** The quote mids since the last hand-on: from the stream, or over REST while the stream is down. */
+  private async handOnQuotes(): Promise<void> {
+    if (this.down) {
+      const raw = await this.breaker.run(() => this.alpaca.marketData.crypto.cryptoLatestQuotes({ loc: 'us', symbols: this.opts.symbols.join(',') } as never));
+      const { quotes } = parseAt(quotesSchema, raw, 'GET latest quotes');
+      for (const symbol of this.opts.symbols) {
+        const q = quotes[symbol];
+        if (q) this.rememberQuote(symbol, q.bp, q.ap);
+      }
+    }
+    if (this.streamQuotes.size === 0) return;
+    const prices = new Map(this.streamQuotes);
+    this.streamQuotes.clear();
+    await this.opts.onQuotes(prices);
   }
 
   private onMinuteBar(raw: unknown): void {
