@@ -1,5 +1,5 @@
 /**
- * What execution needs from a venue. The simulated broker implements it now; the Alpaca adapter later.
+ * What execution needs from a venue: the simulated broker (backtest, sim) and Alpaca (paper, live) implement it.
  * Only engine/execution.ts calls a broker.
  */
 import type { BarBatch, Fill, OrderRequest, OrderState, Position } from '../types.js';
