@@ -5,23 +5,40 @@
  */
 import type { Bar } from '../types.js';
 import {
+  ADL,
   ADX,
+  Aroon,
   ATR,
+  AwesomeOscillator,
   Bollinger,
   CCI,
+  CMF,
+  CMO,
+  DonchianChannel,
   EMA,
   EmaSlope,
+  ForceIndex,
+  IchimokuCloud,
   KeltnerPosition,
+  KST,
   MACD,
   MFI,
   OBV,
+  PSAR,
   RealizedVolatility,
   ROC,
   RSI,
   SMA,
   Stochastic,
+  StochasticRSI,
+  TRIX,
+  TSI,
+  UltimateOscillator,
+  Vortex,
   VwapDistance,
+  WEMA,
   WilliamsR,
+  WMA,
   ZScore,
 } from './indicators.js';
 
@@ -37,7 +54,21 @@ function perClose(v: number | null, close: number): number | null {
   return v === null ? null : v / close;
 }
 
-/** All features of one symbol on one timeframe. Feed bars in time order; one `FeatureSet` per symbol. */
+/** num / den, 0 when the denominator is 0 (no volume → no flow), null while either side is warming up. */
+function ratioOrZero(num: number | null, den: number | null): number | null {
+  if (num === null || den === null) return null;
+  return den === 0 ? 0 : num / den;
+}
+
+/**
+ * All features of one symbol on one timeframe. Feed bars in time order; one `FeatureSet` per symbol.
+ *
+ * Price-valued outputs are divided by the close (`*_pct`) or given as close / level − 1 (`*_dist`), so the keys are
+ * comparable across symbols. Volume-scaled outputs are normalised by a volume average:
+ * - `force13_norm` = ForceIndex(13) / (close · EMA(volume, 13)): the volume-weighted mean one-bar return;
+ * - `adl_osc` = (EMA(ADL, 3) − EMA(ADL, 10)) / SMA(volume, 10): the Chaikin oscillator in units of average bar
+ *   volume (an oscillator of the cumulative A/D line, so it does not depend on where the line started).
+ */
 export class FeatureSet {
   private readonly sma20 = new SMA(20);
   private readonly ema50 = new EMA(50);
@@ -57,6 +88,27 @@ export class FeatureSet {
   private readonly slope20 = new EmaSlope(20, 1);
   private readonly keltner = new KeltnerPosition(20, 10, 2);
   private readonly vwap24 = new VwapDistance(24);
+  private readonly wma20 = new WMA(20);
+  private readonly wema20 = new WEMA(20);
+  private readonly trix15 = new TRIX(15);
+  private readonly stochRsi = new StochasticRSI(14, 14, 3, 3);
+  private readonly cmo14 = new CMO(14);
+  private readonly tsi = new TSI(25, 13);
+  private readonly kst = new KST();
+  private readonly ao = new AwesomeOscillator(5, 34);
+  private readonly force13 = new ForceIndex(13);
+  private readonly force13Volume = new EMA(13);
+  private readonly adl = new ADL();
+  private readonly adlFast = new EMA(3);
+  private readonly adlSlow = new EMA(10);
+  private readonly adlVolume = new SMA(10);
+  private readonly cmf20 = new CMF(20);
+  private readonly psar = new PSAR(0.02, 0.2);
+  private readonly ichimoku = new IchimokuCloud(9, 26, 52);
+  private readonly aroon25 = new Aroon(25);
+  private readonly donchian20 = new DonchianChannel(20);
+  private readonly uo = new UltimateOscillator(7, 14, 28);
+  private readonly vortex14 = new Vortex(14);
   private lastTs: number | null = null;
   private count = 0;
 
@@ -80,6 +132,25 @@ export class FeatureSet {
     this.slope20.warmup,
     this.keltner.warmup,
     this.vwap24.warmup,
+    this.wma20.warmup,
+    this.wema20.warmup,
+    this.trix15.warmup,
+    this.stochRsi.dWarmup,
+    this.cmo14.warmup,
+    this.tsi.warmup,
+    this.kst.signalWarmup,
+    this.ao.warmup,
+    this.force13.warmup,
+    this.force13Volume.warmup,
+    this.adl.warmup + this.adlSlow.warmup,
+    this.adlVolume.warmup,
+    this.cmf20.warmup,
+    this.psar.warmup,
+    this.ichimoku.spanWarmup,
+    this.aroon25.warmup,
+    this.donchian20.warmup,
+    this.uo.warmup,
+    this.vortex14.warmup,
   );
 
   /** number of bars consumed */
@@ -101,6 +172,21 @@ export class FeatureSet {
     const pctb = this.bb20.update(c);
     const k = this.stoch.update(bar);
     const adx = this.adx14.update(bar);
+    const wma20 = this.wma20.update(c);
+    const wema20 = this.wema20.update(c);
+    const stochRsi = this.stochRsi.update(c);
+    const kst = this.kst.update(c);
+    const force = this.force13.update(bar);
+    const forceVolume = this.force13Volume.update(bar.volume);
+    const adl = this.adl.update(bar);
+    const adlFast = adl === null ? null : this.adlFast.update(adl);
+    const adlSlow = adl === null ? null : this.adlSlow.update(adl);
+    const adlVolume = this.adlVolume.update(bar.volume);
+    const tk = this.ichimoku.update(bar);
+    const aroon = this.aroon25.update(bar);
+    const donchian = this.donchian20.update(bar);
+    const vortex = this.vortex14.update(bar);
+    const psar = this.psar.update(bar);
     return {
       sma20_dist: ratioMinusOne(c, sma20),
       ema50_dist: ratioMinusOne(c, ema50),
@@ -128,6 +214,32 @@ export class FeatureSet {
       ema20_slope: this.slope20.update(c),
       keltner20_pos: this.keltner.update(bar),
       vwap24_dist: this.vwap24.update(bar),
+      wma20_dist: ratioMinusOne(c, wma20),
+      wema20_dist: ratioMinusOne(c, wema20),
+      trix15: this.trix15.update(c),
+      stochrsi14: stochRsi,
+      stochrsi14_k: stochRsi === null ? null : this.stochRsi.k,
+      stochrsi14_d: stochRsi === null ? null : this.stochRsi.d,
+      cmo14: this.cmo14.update(c),
+      tsi25_13: this.tsi.update(c),
+      kst,
+      kst_signal: kst === null ? null : this.kst.signal,
+      ao_pct: perClose(this.ao.update(bar), c),
+      force13_norm: ratioOrZero(force, forceVolume === null ? null : c * forceVolume),
+      adl_osc: ratioOrZero(adlFast === null || adlSlow === null ? null : adlFast - adlSlow, adlVolume),
+      cmf20: this.cmf20.update(bar),
+      psar_dist: psar === null ? null : (c - psar) / c,
+      ichimoku_tk_pct: perClose(tk, c),
+      ichimoku_base_dist: tk === null ? null : ratioMinusOne(c, this.ichimoku.base),
+      ichimoku_span_pct: tk === null || this.ichimoku.spanA === null || this.ichimoku.spanB === null ? null : (this.ichimoku.spanA - this.ichimoku.spanB) / c,
+      aroon25_up: aroon === null ? null : this.aroon25.up,
+      aroon25_down: aroon === null ? null : this.aroon25.down,
+      aroon25_osc: aroon,
+      donchian20_pos: donchian,
+      donchian20_width: donchian === null || this.donchian20.upper === null || this.donchian20.lower === null ? null : (this.donchian20.upper - this.donchian20.lower) / c,
+      ultosc7_14_28: this.uo.update(bar),
+      vortex14_plus: vortex === null ? null : this.vortex14.plus,
+      vortex14_minus: vortex === null ? null : this.vortex14.minus,
     };
   }
 }
@@ -196,6 +308,8 @@ export class HigherTimeframeFeatureSet {
   latest: FeatureSnapshot | null = null;
   /** open time of the 4-hour bar behind `latest` */
   latestTs: number | null = null;
+  /** traded volume of the 4-hour bar behind `latest` (the regime's volume input) */
+  latestVolume: number | null = null;
 
   constructor(
     readonly factor = 4,
@@ -214,6 +328,7 @@ export class HigherTimeframeFeatureSet {
       for (const [k, v] of Object.entries(snap)) prefixed[this.prefix + k] = v;
       this.latest = prefixed;
       this.latestTs = big.ts;
+      this.latestVolume = big.volume;
     }
     return this.latest;
   }

@@ -204,6 +204,12 @@ export class RollingExtreme {
     return this.val[this.head]!;
   }
 
+  /** push number (0-based, counting every push) of the extreme; among equal extremes the most recent one */
+  get index(): number {
+    if (this.size === 0) throw new Error('RollingExtreme: empty');
+    return this.idx[this.head]!;
+  }
+
   get length(): number {
     return this.size;
   }
@@ -846,5 +852,742 @@ export class VwapDistance implements Indicator<OhlcvBar> {
 
   bufferLengths(): number[] {
     return [this.pv.length, this.vol.length, this.tp.length];
+  }
+}
+
+// ───────────────────────────── price indicators (continued) ─────────────────────────────
+
+/**
+ * Weighted moving average: WMA = Σ_{i=1..n} i · x_{t−n+i} / (n(n+1)/2), the newest value weighted n.
+ * O(1): with S = Σx and W = Σ i·x over the window, a full window updates W ← W − S + n·x and S ← S − x_out + x;
+ * both are re-summed from the ring buffer every `period` pushes. Warm-up: period − 1.
+ */
+export class WMA implements Indicator<number> {
+  readonly warmup: number;
+  value: number | null = null;
+  private readonly ring: RingBuffer;
+  private readonly denominator: number;
+  private sum = 0;
+  private weighted = 0;
+  private sinceResync = 0;
+
+  constructor(readonly period = 20) {
+    assertPeriod('WMA', period);
+    this.warmup = period - 1;
+    this.ring = new RingBuffer(period);
+    this.denominator = (period * (period + 1)) / 2;
+  }
+
+  update(x: number): number | null {
+    const out = this.ring.push(x);
+    if (out === undefined) {
+      this.weighted += this.ring.length * x;
+      this.sum += x;
+    } else {
+      this.weighted += this.period * x - this.sum;
+      this.sum += x - out;
+    }
+    if (++this.sinceResync >= this.period) this.resync();
+    this.value = this.ring.full ? this.weighted / this.denominator : null;
+    return this.value;
+  }
+
+  private resync(): void {
+    let s = 0;
+    let w = 0;
+    let i = 0;
+    this.ring.forEach((v) => {
+      s += v;
+      w += ++i * v;
+    });
+    this.sum = s;
+    this.weighted = w;
+    this.sinceResync = 0;
+  }
+
+  bufferLengths(): number[] {
+    return [this.ring.length];
+  }
+}
+
+/**
+ * Wilder's exponential moving average (WEMA / SMMA / RMA) of the input: alpha = 1 / period, seeded with the simple
+ * mean of the first `period` values, then wema += (x − wema) / period. Warm-up: period − 1.
+ */
+export class WEMA implements Indicator<number> {
+  readonly warmup: number;
+  value: number | null = null;
+  private readonly avg: WilderAverage;
+
+  constructor(readonly period = 20) {
+    assertPeriod('WEMA', period);
+    this.warmup = period - 1;
+    this.avg = new WilderAverage(period);
+  }
+
+  update(x: number): number | null {
+    this.value = this.avg.update(x);
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [];
+  }
+}
+
+/**
+ * TRIX: one-bar rate of change, in percent, of a triple-smoothed EMA: e3 = EMA(EMA(EMA(x, n), n), n),
+ * TRIX = 100 · (e3_t − e3_{t−1}) / e3_{t−1}. Each EMA is seeded with the mean of its first n inputs.
+ * Warm-up: 3·(period − 1) + 1 (44 bars of history for the default 15).
+ */
+export class TRIX implements Indicator<number> {
+  readonly warmup: number;
+  value: number | null = null;
+  private readonly e1: EMA;
+  private readonly e2: EMA;
+  private readonly e3: EMA;
+  private prev: number | null = null;
+
+  constructor(readonly period = 15) {
+    assertPeriod('TRIX', period);
+    this.e1 = new EMA(period);
+    this.e2 = new EMA(period);
+    this.e3 = new EMA(period);
+    this.warmup = 3 * (period - 1) + 1;
+  }
+
+  update(x: number): number | null {
+    const a = this.e1.update(x);
+    if (a === null) return null;
+    const b = this.e2.update(a);
+    if (b === null) return null;
+    const c = this.e3.update(b);
+    if (c === null) return null;
+    const prev = this.prev;
+    this.prev = c;
+    if (prev === null) return null;
+    this.value = ((c - prev) / prev) * 100;
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [];
+  }
+}
+
+/**
+ * Stochastic RSI: the stochastic oscillator applied to Wilder's RSI. `update` returns
+ * StochRSI = 100 · (RSI − min RSI) / (max RSI − min RSI) over the last `stochasticPeriod` RSI values (50 when they
+ * are all equal); `k` = SMA(StochRSI, kPeriod), `d` = SMA(k, dPeriod).
+ * Warm-ups: rsiPeriod + stochasticPeriod − 1 (27 by default); `kWarmup` adds kPeriod − 1 (29), `dWarmup` adds
+ * dPeriod − 1 more (31).
+ */
+export class StochasticRSI implements Indicator<number> {
+  readonly warmup: number;
+  readonly kWarmup: number;
+  readonly dWarmup: number;
+  value: number | null = null;
+  k: number | null = null;
+  d: number | null = null;
+  private readonly rsi: RSI;
+  private readonly hh: RollingExtreme;
+  private readonly ll: RollingExtreme;
+  private readonly kSma: SMA;
+  private readonly dSma: SMA;
+
+  constructor(
+    readonly rsiPeriod = 14,
+    readonly stochasticPeriod = 14,
+    readonly kPeriod = 3,
+    readonly dPeriod = 3,
+  ) {
+    assertPeriod('StochasticRSI stochasticPeriod', stochasticPeriod);
+    assertPeriod('StochasticRSI kPeriod', kPeriod);
+    assertPeriod('StochasticRSI dPeriod', dPeriod);
+    this.rsi = new RSI(rsiPeriod);
+    this.hh = new RollingExtreme(stochasticPeriod, 'max');
+    this.ll = new RollingExtreme(stochasticPeriod, 'min');
+    this.kSma = new SMA(kPeriod);
+    this.dSma = new SMA(dPeriod);
+    this.warmup = this.rsi.warmup + stochasticPeriod - 1;
+    this.kWarmup = this.warmup + kPeriod - 1;
+    this.dWarmup = this.kWarmup + dPeriod - 1;
+  }
+
+  update(x: number): number | null {
+    const r = this.rsi.update(x);
+    if (r === null) return null;
+    this.hh.push(r);
+    this.ll.push(r);
+    if (this.hh.count < this.stochasticPeriod) return null;
+    const hi = this.hh.value;
+    const lo = this.ll.value;
+    this.value = hi > lo ? ((r - lo) / (hi - lo)) * 100 : 50;
+    this.k = this.kSma.update(this.value);
+    this.d = this.k === null ? null : this.dSma.update(this.k);
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [this.hh.length, this.ll.length, ...this.kSma.bufferLengths(), ...this.dSma.bufferLengths()];
+  }
+}
+
+/**
+ * Chande momentum oscillator over the last `period` close-to-close changes:
+ * CMO = 100 · (Σgains − Σlosses) / (Σgains + Σlosses), in [−100, 100]; 0 when there was no change at all.
+ * Warm-up: period (the first change needs a previous close).
+ */
+export class CMO implements Indicator<number> {
+  readonly warmup: number;
+  value: number | null = null;
+  private prev: number | null = null;
+  private readonly gains: RollingStats;
+  private readonly losses: RollingStats;
+
+  constructor(readonly period = 14) {
+    assertPeriod('CMO', period);
+    this.warmup = period;
+    this.gains = new RollingStats(period);
+    this.losses = new RollingStats(period);
+  }
+
+  update(x: number): number | null {
+    const prev = this.prev;
+    this.prev = x;
+    if (prev === null) return null;
+    const change = x - prev;
+    this.gains.push(change > 0 ? change : 0);
+    this.losses.push(change < 0 ? -change : 0);
+    if (!this.gains.full) return null;
+    const g = this.gains.total;
+    const l = this.losses.total;
+    this.value = g + l > 0 ? (100 * (g - l)) / (g + l) : 0;
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [this.gains.length, this.losses.length];
+  }
+}
+
+/**
+ * True strength index: double-smoothed momentum. With m = x_t − x_{t−1},
+ * TSI = 100 · EMA(EMA(m, longPeriod), shortPeriod) / EMA(EMA(|m|, longPeriod), shortPeriod), in [−100, 100];
+ * 0 when the denominator is 0. EMAs are seeded with the mean of their first inputs.
+ * Warm-up: longPeriod + shortPeriod − 1 (37 for 25/13).
+ */
+export class TSI implements Indicator<number> {
+  readonly warmup: number;
+  value: number | null = null;
+  private prev: number | null = null;
+  private readonly numLong: EMA;
+  private readonly numShort: EMA;
+  private readonly denLong: EMA;
+  private readonly denShort: EMA;
+
+  constructor(
+    readonly longPeriod = 25,
+    readonly shortPeriod = 13,
+  ) {
+    assertPeriod('TSI longPeriod', longPeriod);
+    assertPeriod('TSI shortPeriod', shortPeriod);
+    this.numLong = new EMA(longPeriod);
+    this.numShort = new EMA(shortPeriod);
+    this.denLong = new EMA(longPeriod);
+    this.denShort = new EMA(shortPeriod);
+    this.warmup = longPeriod + shortPeriod - 1;
+  }
+
+  update(x: number): number | null {
+    const prev = this.prev;
+    this.prev = x;
+    if (prev === null) return null;
+    const m = x - prev;
+    const nl = this.numLong.update(m);
+    const dl = this.denLong.update(Math.abs(m));
+    if (nl === null || dl === null) return null;
+    const ns = this.numShort.update(nl);
+    const ds = this.denShort.update(dl);
+    if (ns === null || ds === null) return null;
+    this.value = ds > 0 ? (100 * ns) / ds : 0;
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [];
+  }
+}
+
+/**
+ * Know Sure Thing (Pring): KST = Σ_{i=1..4} i · SMA(ROC(x, r_i), s_i), with ROC in percent; `signal` = SMA(KST, signalPeriod).
+ * Defaults r = (10, 15, 20, 30), s = (10, 10, 10, 15), signal 9.
+ * Warm-up: max_i(r_i + s_i − 1) (44 by default); `signalWarmup` adds signalPeriod − 1 (52).
+ */
+export class KST implements Indicator<number> {
+  readonly warmup: number;
+  readonly signalWarmup: number;
+  value: number | null = null;
+  signal: number | null = null;
+  private readonly rocs: ROC[];
+  private readonly smas: SMA[];
+  private readonly signalSma: SMA;
+
+  constructor(
+    readonly rocPeriods: readonly [number, number, number, number] = [10, 15, 20, 30],
+    readonly smaPeriods: readonly [number, number, number, number] = [10, 10, 10, 15],
+    readonly signalPeriod = 9,
+  ) {
+    if (rocPeriods.length !== 4 || smaPeriods.length !== 4) throw new RangeError('KST: needs exactly 4 ROC and 4 SMA periods');
+    assertPeriod('KST signalPeriod', signalPeriod);
+    this.rocs = rocPeriods.map((p) => new ROC(p));
+    this.smas = smaPeriods.map((p) => new SMA(p));
+    this.signalSma = new SMA(signalPeriod);
+    this.warmup = Math.max(...rocPeriods.map((r, i) => r + smaPeriods[i]! - 1));
+    this.signalWarmup = this.warmup + signalPeriod - 1;
+  }
+
+  update(x: number): number | null {
+    let kst = 0;
+    let ready = true;
+    for (let i = 0; i < 4; i++) {
+      const r = this.rocs[i]!.update(x);
+      const s = r === null ? null : this.smas[i]!.update(r);
+      if (s === null) ready = false;
+      else kst += (i + 1) * s;
+    }
+    if (!ready) return null;
+    this.value = kst;
+    this.signal = this.signalSma.update(kst);
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [...this.rocs.flatMap((r) => r.bufferLengths()), ...this.smas.flatMap((s) => s.bufferLengths()), ...this.signalSma.bufferLengths()];
+  }
+}
+
+// ───────────────────────────── bar indicators (continued) ─────────────────────────────
+
+/**
+ * Awesome oscillator (Bill Williams): SMA(median, fastPeriod) − SMA(median, slowPeriod) with median = (high + low) / 2.
+ * Price-valued. Warm-up: slowPeriod − 1 (33 for 5/34).
+ */
+export class AwesomeOscillator implements Indicator<OhlcvBar> {
+  readonly warmup: number;
+  value: number | null = null;
+  private readonly fast: SMA;
+  private readonly slow: SMA;
+
+  constructor(
+    readonly fastPeriod = 5,
+    readonly slowPeriod = 34,
+  ) {
+    assertPeriod('AwesomeOscillator fastPeriod', fastPeriod);
+    if (!Number.isInteger(slowPeriod) || slowPeriod <= fastPeriod) throw new RangeError('AwesomeOscillator: slowPeriod must be an integer above fastPeriod');
+    this.fast = new SMA(fastPeriod);
+    this.slow = new SMA(slowPeriod);
+    this.warmup = slowPeriod - 1;
+  }
+
+  update(bar: OhlcvBar): number | null {
+    const median = (bar.high + bar.low) / 2;
+    const f = this.fast.update(median);
+    const s = this.slow.update(median);
+    this.value = f === null || s === null ? null : f - s;
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [...this.fast.bufferLengths(), ...this.slow.bufferLengths()];
+  }
+}
+
+/**
+ * Elder's force index: EMA((close_t − close_{t−1}) · volume_t, period), EMA seeded with the mean of the first
+ * `period` raw values. Units are price · volume. Warm-up: period (the first raw value needs a previous close).
+ */
+export class ForceIndex implements Indicator<OhlcvBar> {
+  readonly warmup: number;
+  value: number | null = null;
+  private prevClose: number | null = null;
+  private readonly ema: EMA;
+
+  constructor(readonly period = 13) {
+    assertPeriod('ForceIndex', period);
+    this.ema = new EMA(period);
+    this.warmup = period;
+  }
+
+  update(bar: OhlcvBar): number | null {
+    const pc = this.prevClose;
+    this.prevClose = bar.close;
+    if (pc === null) return null;
+    this.value = this.ema.update((bar.close - pc) * bar.volume);
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [];
+  }
+}
+
+/**
+ * Accumulation/distribution line: cumulative Σ MFM · volume from the first bar, with the money-flow multiplier
+ * MFM = ((close − low) − (high − close)) / (high − low), and MFM = 0 for a bar with high = low.
+ * Cumulative (its level depends on where it started; use differences or oscillators of it). Warm-up: 0.
+ */
+export class ADL implements Indicator<OhlcvBar> {
+  readonly warmup = 0;
+  value: number | null = null;
+  private total = 0;
+
+  update(bar: OhlcvBar): number | null {
+    const range = bar.high - bar.low;
+    if (range > 0) this.total += ((bar.close - bar.low - (bar.high - bar.close)) / range) * bar.volume;
+    this.value = this.total;
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [];
+  }
+}
+
+/**
+ * Chaikin money flow: CMF = Σ(MFM · volume) / Σvolume over `period` bars, MFM as in `ADL` (0 when high = low),
+ * in [−1, 1]; 0 when the window has no volume. Warm-up: period − 1.
+ */
+export class CMF implements Indicator<OhlcvBar> {
+  readonly warmup: number;
+  value: number | null = null;
+  private readonly flow: RollingStats;
+  private readonly vol: RollingStats;
+
+  constructor(readonly period = 20) {
+    assertPeriod('CMF', period);
+    this.warmup = period - 1;
+    this.flow = new RollingStats(period);
+    this.vol = new RollingStats(period);
+  }
+
+  update(bar: OhlcvBar): number | null {
+    const range = bar.high - bar.low;
+    const mfm = range > 0 ? (bar.close - bar.low - (bar.high - bar.close)) / range : 0;
+    this.flow.push(mfm * bar.volume);
+    this.vol.push(bar.volume);
+    if (!this.flow.full) return null;
+    const v = this.vol.total;
+    this.value = v > 0 ? this.flow.total / v : 0;
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [this.flow.length, this.vol.length];
+  }
+}
+
+/**
+ * Wilder's parabolic SAR (stop and reverse), in the `technicalindicators` formulation: the first bar starts an
+ * uptrend with SAR = low and extreme point EP = high. Then per bar: SAR ← SAR + AF · (EP − SAR), clamped to the lows
+ * (uptrend) or highs (downtrend) of the previous two bars; a new EP raises AF by `step` up to `max`; if the bar
+ * crosses the SAR the trend flips, SAR ← old EP, EP ← this bar's high (new uptrend) or low, AF ← step.
+ * `rising` is the trend after this bar. Price-valued. Warm-up: 0 (the first SAR is the first low).
+ */
+export class PSAR implements Indicator<OhlcvBar> {
+  readonly warmup = 0;
+  value: number | null = null;
+  rising = true;
+  private sar = 0;
+  private extreme = 0;
+  private accel: number;
+  private prevHigh: number | null = null;
+  private prevLow = 0;
+  private furthestHigh = 0;
+  private furthestLow = 0;
+
+  constructor(
+    readonly step = 0.02,
+    readonly max = 0.2,
+  ) {
+    if (!(Number.isFinite(step) && step > 0)) throw new RangeError(`PSAR: step must be a positive number, got ${step}`);
+    if (!(Number.isFinite(max) && max >= step)) throw new RangeError(`PSAR: max must be a number >= step, got ${max}`);
+    this.accel = step;
+  }
+
+  update(bar: OhlcvBar): number | null {
+    if (this.prevHigh === null) {
+      this.sar = bar.low;
+      this.extreme = bar.high;
+      this.prevHigh = this.furthestHigh = bar.high;
+      this.prevLow = this.furthestLow = bar.low;
+      this.value = this.sar;
+      return this.value;
+    }
+    let sar = this.sar + this.accel * (this.extreme - this.sar);
+    if (this.rising) {
+      sar = Math.min(sar, this.furthestLow, this.prevLow);
+      if (bar.high > this.extreme) {
+        this.extreme = bar.high;
+        this.accel = Math.min(this.accel + this.step, this.max);
+      }
+    } else {
+      sar = Math.max(sar, this.furthestHigh, this.prevHigh);
+      if (bar.low < this.extreme) {
+        this.extreme = bar.low;
+        this.accel = Math.min(this.accel + this.step, this.max);
+      }
+    }
+    if ((this.rising && bar.low < sar) || (!this.rising && bar.high > sar)) {
+      this.accel = this.step;
+      sar = this.extreme;
+      this.rising = !this.rising;
+      this.extreme = this.rising ? bar.high : bar.low;
+    }
+    this.sar = sar;
+    this.furthestHigh = this.prevHigh;
+    this.furthestLow = this.prevLow;
+    this.prevHigh = bar.high;
+    this.prevLow = bar.low;
+    this.value = sar;
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [];
+  }
+}
+
+/**
+ * Ichimoku lines (not displaced): conversion (tenkan) = (HH + LL) / 2 over `conversionPeriod` bars, base (kijun) the
+ * same over `basePeriod`, spanA = (conversion + base) / 2, spanB = (HH + LL) / 2 over `spanPeriod`. The spans are
+ * the values the cloud plots `basePeriod` bars ahead. `update` returns conversion − base (price-valued).
+ * Warm-up: max(conversionPeriod, basePeriod) − 1 (25) for conversion, base and spanA; `spanWarmup` =
+ * spanPeriod − 1 (51) for spanB.
+ */
+export class IchimokuCloud implements Indicator<OhlcvBar> {
+  readonly warmup: number;
+  readonly spanWarmup: number;
+  value: number | null = null;
+  conversion: number | null = null;
+  base: number | null = null;
+  spanA: number | null = null;
+  spanB: number | null = null;
+  private readonly convHi: RollingExtreme;
+  private readonly convLo: RollingExtreme;
+  private readonly baseHi: RollingExtreme;
+  private readonly baseLo: RollingExtreme;
+  private readonly spanHi: RollingExtreme;
+  private readonly spanLo: RollingExtreme;
+
+  constructor(
+    readonly conversionPeriod = 9,
+    readonly basePeriod = 26,
+    readonly spanPeriod = 52,
+  ) {
+    assertPeriod('IchimokuCloud conversionPeriod', conversionPeriod);
+    assertPeriod('IchimokuCloud basePeriod', basePeriod);
+    assertPeriod('IchimokuCloud spanPeriod', spanPeriod);
+    this.convHi = new RollingExtreme(conversionPeriod, 'max');
+    this.convLo = new RollingExtreme(conversionPeriod, 'min');
+    this.baseHi = new RollingExtreme(basePeriod, 'max');
+    this.baseLo = new RollingExtreme(basePeriod, 'min');
+    this.spanHi = new RollingExtreme(spanPeriod, 'max');
+    this.spanLo = new RollingExtreme(spanPeriod, 'min');
+    this.warmup = Math.max(conversionPeriod, basePeriod) - 1;
+    this.spanWarmup = spanPeriod - 1;
+  }
+
+  update(bar: OhlcvBar): number | null {
+    for (const e of [this.convHi, this.baseHi, this.spanHi]) e.push(bar.high);
+    for (const e of [this.convLo, this.baseLo, this.spanLo]) e.push(bar.low);
+    const n = this.convHi.count;
+    if (n >= this.spanPeriod) this.spanB = (this.spanHi.value + this.spanLo.value) / 2;
+    if (n <= this.warmup) return null;
+    this.conversion = (this.convHi.value + this.convLo.value) / 2;
+    this.base = (this.baseHi.value + this.baseLo.value) / 2;
+    this.spanA = (this.conversion + this.base) / 2;
+    this.value = this.conversion - this.base;
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [this.convHi, this.convLo, this.baseHi, this.baseLo, this.spanHi, this.spanLo].map((e) => e.length);
+  }
+}
+
+/**
+ * Aroon over `period` bars (a window of period + 1 bars including the current one):
+ * up = 100 · (period − bars since the highest high) / period, down likewise with the lowest low (ties: the most
+ * recent extreme counts). `update` returns the oscillator up − down in [−100, 100]. Warm-up: period.
+ */
+export class Aroon implements Indicator<OhlcvBar> {
+  readonly warmup: number;
+  value: number | null = null;
+  up: number | null = null;
+  down: number | null = null;
+  private readonly hh: RollingExtreme;
+  private readonly ll: RollingExtreme;
+
+  constructor(readonly period = 25) {
+    assertPeriod('Aroon', period);
+    this.hh = new RollingExtreme(period + 1, 'max');
+    this.ll = new RollingExtreme(period + 1, 'min');
+    this.warmup = period;
+  }
+
+  update(bar: OhlcvBar): number | null {
+    this.hh.push(bar.high);
+    this.ll.push(bar.low);
+    const last = this.hh.count - 1;
+    if (last < this.period) return null;
+    this.up = (100 * (this.period - (last - this.hh.index))) / this.period;
+    this.down = (100 * (this.period - (last - this.ll.index))) / this.period;
+    this.value = this.up - this.down;
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [this.hh.length, this.ll.length];
+  }
+}
+
+/**
+ * Donchian channel of the `period` bars before the current one (the current bar is excluded, so a close beyond the
+ * channel is a breakout): upper = highest high, lower = lowest low, middle = (upper + lower) / 2.
+ * `update` returns the position (close − lower) / (upper − lower): 0 at the lower band, 1 at the upper band, outside
+ * [0, 1] on a breakout; 0.5 when the channel is flat. Warm-up: period.
+ */
+export class DonchianChannel implements Indicator<OhlcvBar> {
+  readonly warmup: number;
+  value: number | null = null;
+  upper: number | null = null;
+  lower: number | null = null;
+  middle: number | null = null;
+  private readonly hh: RollingExtreme;
+  private readonly ll: RollingExtreme;
+
+  constructor(readonly period = 20) {
+    assertPeriod('DonchianChannel', period);
+    this.hh = new RollingExtreme(period, 'max');
+    this.ll = new RollingExtreme(period, 'min');
+    this.warmup = period;
+  }
+
+  update(bar: OhlcvBar): number | null {
+    if (this.hh.count >= this.period) {
+      const hi = this.hh.value;
+      const lo = this.ll.value;
+      this.upper = hi;
+      this.lower = lo;
+      this.middle = (hi + lo) / 2;
+      this.value = hi > lo ? (bar.close - lo) / (hi - lo) : 0.5;
+    }
+    this.hh.push(bar.high);
+    this.ll.push(bar.low);
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [this.hh.length, this.ll.length];
+  }
+}
+
+/**
+ * Ultimate oscillator (Williams), from the second bar: buying pressure BP = close − min(low, prevClose),
+ * TR = max(high, prevClose) − min(low, prevClose); A_n = ΣBP / ΣTR over n bars (0.5 if ΣTR = 0);
+ * UO = 100 · (4·A_short + 2·A_medium + A_long) / 7, in [0, 100]. Warm-up: max of the periods (28 for 7/14/28).
+ */
+export class UltimateOscillator implements Indicator<OhlcvBar> {
+  readonly warmup: number;
+  value: number | null = null;
+  private prevClose: number | null = null;
+  private readonly bp: RollingStats[];
+  private readonly tr: RollingStats[];
+
+  constructor(
+    readonly shortPeriod = 7,
+    readonly mediumPeriod = 14,
+    readonly longPeriod = 28,
+  ) {
+    assertPeriod('UltimateOscillator shortPeriod', shortPeriod);
+    assertPeriod('UltimateOscillator mediumPeriod', mediumPeriod);
+    assertPeriod('UltimateOscillator longPeriod', longPeriod);
+    const periods = [shortPeriod, mediumPeriod, longPeriod];
+    this.bp = periods.map((p) => new RollingStats(p));
+    this.tr = periods.map((p) => new RollingStats(p));
+    this.warmup = Math.max(...periods);
+  }
+
+  update(bar: OhlcvBar): number | null {
+    const pc = this.prevClose;
+    this.prevClose = bar.close;
+    if (pc === null) return null;
+    const floor = Math.min(bar.low, pc);
+    const bp = bar.close - floor;
+    const tr = Math.max(bar.high, pc) - floor;
+    for (let i = 0; i < 3; i++) {
+      this.bp[i]!.push(bp);
+      this.tr[i]!.push(tr);
+    }
+    if (!this.bp.every((s) => s.full)) return null;
+    const avg = (i: number) => {
+      const t = this.tr[i]!.total;
+      return t > 0 ? this.bp[i]!.total / t : 0.5;
+    };
+    this.value = (100 * (4 * avg(0) + 2 * avg(1) + avg(2))) / 7;
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [...this.bp, ...this.tr].map((s) => s.length);
+  }
+}
+
+/**
+ * Vortex indicator, from the second bar: VM+ = |high − prevLow|, VM− = |low − prevHigh|, TR = true range;
+ * VI+ = ΣVM+ / ΣTR and VI− = ΣVM− / ΣTR over `period` bars (both 1 if ΣTR = 0). `update` returns VI+ − VI−;
+ * `plus` / `minus` hold VI+ / VI−. Warm-up: period.
+ */
+export class Vortex implements Indicator<OhlcvBar> {
+  readonly warmup: number;
+  value: number | null = null;
+  plus: number | null = null;
+  minus: number | null = null;
+  private prevHigh: number | null = null;
+  private prevLow = 0;
+  private readonly trueRange = new TrueRange();
+  private readonly vmPlus: RollingStats;
+  private readonly vmMinus: RollingStats;
+  private readonly tr: RollingStats;
+
+  constructor(readonly period = 14) {
+    assertPeriod('Vortex', period);
+    this.vmPlus = new RollingStats(period);
+    this.vmMinus = new RollingStats(period);
+    this.tr = new RollingStats(period);
+    this.warmup = period;
+  }
+
+  update(bar: OhlcvBar): number | null {
+    const ph = this.prevHigh;
+    const pl = this.prevLow;
+    this.prevHigh = bar.high;
+    this.prevLow = bar.low;
+    const tr = this.trueRange.update(bar);
+    if (ph === null || tr === null) return null;
+    this.vmPlus.push(Math.abs(bar.high - pl));
+    this.vmMinus.push(Math.abs(bar.low - ph));
+    this.tr.push(tr);
+    if (!this.tr.full) return null;
+    const t = this.tr.total;
+    this.plus = t > 0 ? this.vmPlus.total / t : 1;
+    this.minus = t > 0 ? this.vmMinus.total / t : 1;
+    this.value = this.plus - this.minus;
+    return this.value;
+  }
+
+  bufferLengths(): number[] {
+    return [this.vmPlus.length, this.vmMinus.length, this.tr.length];
   }
 }
