@@ -1,5 +1,6 @@
 /**
- * Narrative signal: per-symbol news sentiment at a time `now`, from NewsItems scored offline by the lexicon.
+ * Narrative signal: per-symbol news sentiment at a time `now`, from NewsItems scored offline by the lexicon
+ * (or by an injected per-article score).
  * Each unique story counts once (novelty), its weight halves every `halfLifeMs`, and nothing published after
  * `now` is seen (no look-ahead). With no usable news the score is null — never a faked 0.
  */
@@ -22,7 +23,15 @@ export interface NarrativeOptions {
   readonly maxAgeMs?: number;
   /** Token-set Jaccard similarity at or above which two headlines are the same story. Default 0.8. */
   readonly duplicateJaccard?: number;
+  /**
+   * Polarity −1..1 of one article. Default: the offline lexicon on the headline. Injectable so scores computed
+   * elsewhere (e.g. cached LLM scores, see NewsNarrative) can be used while scoring stays synchronous.
+   */
+  readonly scoreItem?: (item: NewsItem) => number;
 }
+
+/** The default per-article score: the offline lexicon on the headline. */
+export const lexiconItemScore = (item: NewsItem): number => scoreHeadline(item.headline).score;
 
 const HOUR = 3_600_000;
 
@@ -62,11 +71,13 @@ export class NarrativeScorer {
   readonly halfLifeMs: number;
   readonly maxAgeMs: number;
   readonly duplicateJaccard: number;
+  readonly scoreItem: (item: NewsItem) => number;
 
   constructor(opts: NarrativeOptions = {}) {
     this.halfLifeMs = opts.halfLifeMs ?? 6 * HOUR;
     this.maxAgeMs = opts.maxAgeMs ?? 48 * HOUR;
     this.duplicateJaccard = opts.duplicateJaccard ?? 0.8;
+    this.scoreItem = opts.scoreItem ?? lexiconItemScore;
     if (!(this.halfLifeMs > 0)) throw new Error('halfLifeMs must be > 0');
   }
 
@@ -83,7 +94,7 @@ export class NarrativeScorer {
     let top: { headline: string; contribution: number; score: number } | undefined;
     for (const a of unique) {
       const w = decayWeight(now - a.createdAt, this.halfLifeMs);
-      const s = scoreHeadline(a.headline).score;
+      const s = this.scoreItem(a);
       num += w * s;
       den += w;
       if (top === undefined || Math.abs(w * s) > Math.abs(top.contribution)) top = { headline: a.headline, contribution: w * s, score: s };
