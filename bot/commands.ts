@@ -75,6 +75,10 @@ export function renderKill(r: KillReport): string {
   return lines.join('\n');
 }
 
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
 }
@@ -145,6 +149,26 @@ export function buildCommands(deps: CommandDeps): CommandDef[] {
             .map((p) => `${p.symbol} ${formatQty(p.qty)} @ avg ${formatUsd(p.avgCost)} · now ${p.price !== undefined ? formatUsd(p.price) : 'n/a'} · ${formatUsd(p.value)} (${formatPct(p.value / equity, 1).replace('+', '')} of equity) · P&L ${formatUsd(p.unrealizedPnl)}`)
             .join('\n'),
         };
+      },
+    }),
+    defineCommand({
+      name: 'signals',
+      description: 'the latest signal per symbol, with its evidence lines',
+      role: 'viewer',
+      params: [],
+      run: (api) => {
+        const view = api.signals();
+        if (view.signals === null) return { text: `No signals: ${view.note}.` };
+        if (view.signals.length === 0) return { text: `No signals yet: no bar has been scanned. ${capitalize(view.note)}.` };
+        const blocks = view.signals.map((s) => {
+          const head =
+            s.direction === 'warming'
+              ? `${s.symbol}: warming up`
+              : `${s.symbol}: ${s.direction} · quality ${s.quality.toFixed(1)}/10 · conviction ${s.conviction.toFixed(1)}/10 · confidence ${(s.confidence * 100).toFixed(0)}%` +
+                (s.direction === 'flat' ? '' : ` · ${s.streak >= s.streakNeeded ? 'tier counts' : `${Math.min(s.streak, s.streakNeeded)}/${s.streakNeeded} scans`}`);
+          return [`${head} (bar ${new Date(s.ts).toISOString().slice(0, 16).replace('T', ' ')} UTC)`, ...s.evidence.map((e) => `• ${e}`)].join('\n');
+        });
+        return { text: [...blocks, capitalize(view.note) + '.'].join('\n\n') };
       },
     }),
     defineCommand<{ name?: string; value?: number }>({

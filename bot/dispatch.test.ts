@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EngineApi, KillReport, StatusView } from '../engine/api.js';
+import type { EngineApi, KillReport, SignalsView, StatusView } from '../engine/api.js';
 import type { NotificationKind, Notifier } from '../engine/ports.js';
 import type { RiskState, RiskStateName } from '../engine/types.js';
 import { SqliteAuditLog } from '../src/store/audit.js';
@@ -50,6 +50,10 @@ class FakeEngine implements EngineApi {
 
   setState(state: RiskStateName): void {
     this.risk = { ...this.risk, state, reason: `set to ${state} by the test` };
+  }
+
+  signals(): SignalsView {
+    return { strategy: 'momentum', signals: null, note: 'the momentum strategy makes no confidence signals' };
   }
 
   status(): StatusView {

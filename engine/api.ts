@@ -101,8 +101,34 @@ export interface ThresholdView {
 
 export type ThresholdChange = { readonly ok: true; readonly name: string; readonly old: number; readonly value: number } | { readonly ok: false; readonly reason: string };
 
+/** The latest signal of one symbol, as `/signals` shows it. Numbers for the header; evidence lines carry none. */
+export interface SignalView {
+  readonly symbol: string;
+  /** open time of the bar the signal was made on, ms UTC */
+  readonly ts: number;
+  readonly direction: 'up' | 'down' | 'flat' | 'warming';
+  readonly quality: number;
+  readonly conviction: number;
+  /** calibrated win probability after the pattern adjustment and the conservative margin */
+  readonly confidence: number;
+  /** consecutive scans that met every threshold, and how many the entry tier needs */
+  readonly streak: number;
+  readonly streakNeeded: number;
+  readonly evidence: readonly string[];
+}
+
+export interface SignalsView {
+  readonly strategy: string;
+  /** null when the running strategy makes no confidence signals */
+  readonly signals: readonly SignalView[] | null;
+  /** one line on calibration and the narrative input, or why there are no signals */
+  readonly note: string;
+}
+
 export interface EngineApi {
   status(): StatusView;
+  /** The running strategy's latest signal per symbol. */
+  signals(): SignalsView;
   /** REDUCING: no new entries; exits and stops still run. Refused while HALTED (that would lower the guard). */
   pause(by: string, durationMs?: number): ControlResult;
   resume(by: string): ControlResult;

@@ -3,7 +3,7 @@
  *   bars → venue events (fills) → history → loss limits → protections → strategy → risk gate → execution → journal
  * Backtest, sim, paper and live differ only in the clock, the feed and the broker handed in.
  */
-import type { EngineApi, KillReport, LimitsView, RiskUsage, StatusView, ThresholdChange, ThresholdView, TradeView } from './api.js';
+import type { EngineApi, KillReport, LimitsView, RiskUsage, SignalsView, StatusView, ThresholdChange, ThresholdView, TradeView } from './api.js';
 import type { Broker, BrokerEvent } from './broker/broker.js';
 import type { Execution } from './execution.js';
 import { SerialInbox } from './inbox.js';
@@ -191,7 +191,10 @@ export class Engine implements EngineApi {
 
   /** Warm indicators with bars from before the first trading bar. No decisions, no orders. */
   prime(batches: readonly BarBatch[]): void {
-    for (const batch of batches) this.absorbPrices(batch);
+    for (const batch of batches) {
+      this.absorbPrices(batch);
+      this.deps.strategy.prime?.(batch);
+    }
   }
 
   /** Queue one bar batch on the serial inbox. */
@@ -205,6 +208,12 @@ export class Engine implements EngineApi {
   }
 
   // ---- operator API: state changes apply at once (they never wait behind market data) ----
+
+  signals(): SignalsView {
+    const { strategy } = this.deps;
+    const own = strategy.signals?.();
+    return own ? { strategy: strategy.name, ...own } : { strategy: strategy.name, signals: null, note: `the ${strategy.name} strategy makes no confidence signals; run the confidence strategy for them` };
+  }
 
   status(): StatusView {
     const positions = this.portfolio.positions().map((p) => {
@@ -411,7 +420,7 @@ export class Engine implements EngineApi {
 
     if (this.protections) await this.protect(batch.ts);
 
-    const decisions = strategy.decide(this.context(batch.ts));
+    const decisions = strategy.decide(this.context(batch));
     const results = await this.submitAll(
       decisions.flatMap((d) => (d.intent ? [d.intent] : [])),
       batch.ts,
@@ -663,10 +672,11 @@ export class Engine implements EngineApi {
     return closes.slice(Math.max(0, closes.length - count));
   }
 
-  private context(ts: number): StrategyContext {
+  private context(batch: BarBatch): StrategyContext {
     const equity = this.equity();
     return {
-      ts,
+      ts: batch.ts,
+      bar: (symbol) => batch.bars.get(symbol),
       symbols: this.deps.symbols,
       closes: (symbol, count) => this.closes(symbol, count),
       price: (symbol) => this.prices.get(symbol),

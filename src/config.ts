@@ -35,6 +35,31 @@ export const configSchema = z.strictObject({
       cashBuffer: fraction,
       rebalanceBand: fraction,
     }),
+    confidence: z.strictObject({
+      minQuality: z.number().min(0).max(10),
+      minConviction: z.number().min(0).max(10),
+      minConfidence: z.number().min(0.5).max(1),
+      positionFraction: z.number().min(0.01).max(1),
+      horizonBars: z.number().int().min(1).max(24 * 30),
+      winThreshold: z.number().min(0).max(0.1),
+      calibration: z.strictObject({
+        method: z.enum(['platt', 'isotonic', 'beta']),
+        window: z.number().int().min(100).max(1_000_000),
+        minSamples: z.number().int().min(20),
+        refitEvery: z.number().int().min(1),
+        eceThreshold: z.number().gt(0).lt(1),
+      }),
+      patternSampleFloor: z.number().int().min(1),
+      conservativeMargin: z.number().min(0).max(0.2),
+      policies: z.strictObject(
+        Object.fromEntries(
+          (['default', 'low', 'medium', 'high', 'extreme'] as const).map((k) => [
+            k,
+            z.strictObject({ sizeMultiplier: z.number().min(0).max(2), minConfidence: z.number().min(0).max(1) }),
+          ]),
+        ) as Record<'default' | 'low' | 'medium' | 'high' | 'extreme', z.ZodObject<{ sizeMultiplier: z.ZodNumber; minConfidence: z.ZodNumber }>>,
+      ),
+    }),
   }),
   sim: z.strictObject({
     equity: positive,

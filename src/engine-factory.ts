@@ -9,7 +9,8 @@ import { Engine } from '../engine/engine.js';
 import { Execution } from '../engine/execution.js';
 import type { Notifier, StateStore } from '../engine/ports.js';
 import { RiskGate, type RiskProfile } from '../engine/risk/gate.js';
-import { createStrategy, type StrategyName } from '../engine/strategy/index.js';
+import type { ConfidenceParams } from '../engine/strategy/confidence.js';
+import { createStrategy, type NarrativeSource, type StrategyName } from '../engine/strategy/index.js';
 import type { Mode, Symbol } from '../engine/types.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -29,13 +30,46 @@ export interface EngineOptions {
   readonly clock: SimClock;
   readonly wallNow: () => number;
   readonly log: Logger;
+  /** news for the confidence strategy; absent in sim and backtest */
+  readonly narrative?: NarrativeSource | null;
+  /** digit-free words for why the narrative is absent */
+  readonly narrativeAbsence?: string;
+}
+
+/** The confidence strategy's parameters, from the config's `strategy.confidence` block. */
+export function confidenceParams(config: Config): ConfidenceParams {
+  const c = config.strategy.confidence;
+  const { default: base, ...byVolatility } = c.policies;
+  return {
+    minQuality: c.minQuality,
+    minConviction: c.minConviction,
+    minConfidence: c.minConfidence,
+    positionFraction: c.positionFraction,
+    tracker: {
+      horizonBars: c.horizonBars,
+      winThreshold: c.winThreshold,
+      method: c.calibration.method,
+      window: c.calibration.window,
+      minSamples: c.calibration.minSamples,
+      refitEvery: c.calibration.refitEvery,
+      eceThreshold: c.calibration.eceThreshold,
+      patternSampleFloor: c.patternSampleFloor,
+      conservativeMargin: c.conservativeMargin,
+    },
+    policies: { default: base, byVolatility },
+  };
 }
 
 export function buildEngine(o: EngineOptions, broker: Broker): Engine {
   return new Engine({
     mode: o.mode,
     symbols: o.symbols,
-    strategy: createStrategy(o.strategy, { momentum: o.config.strategy.momentum }),
+    strategy: createStrategy(o.strategy, {
+      momentum: o.config.strategy.momentum,
+      confidence: confidenceParams(o.config),
+      narrative: o.narrative ?? null,
+      narrativeAbsence: o.narrativeAbsence ?? (o.mode === 'backtest' ? 'backtests have no news input' : 'the simulated market has no news'),
+    }),
     gate: new RiskGate(o.profile, o.config.broker, o.state, o.wallNow, o.config.risk.limits),
     broker,
     execution: new Execution(broker, o.journal, (msg, detail) => o.log.warn(detail, msg)),

@@ -1,10 +1,13 @@
 /** The strategy contract: read the market and the portfolio, return one decision per symbol. Never touches a broker. */
-import type { OrderIntent, Symbol } from '../types.js';
+import type { SignalsView } from '../api.js';
+import type { Bar, BarBatch, OrderIntent, Symbol } from '../types.js';
 
 export interface StrategyContext {
   /** open time of the bar just closed, ms UTC */
   readonly ts: number;
   readonly symbols: readonly Symbol[];
+  /** this bar of `symbol`, undefined when the batch has none (a data gap) */
+  bar(symbol: Symbol): Bar | undefined;
   /** The last `count` closes of `symbol`, oldest first; fewer while warming up. */
   closes(symbol: Symbol, count: number): readonly number[];
   /** last close, USD */
@@ -42,4 +45,8 @@ export interface Strategy {
   readonly warmupBars: number;
   /** Decisions for this bar. Sells come before buys so their proceeds can fund the buys. */
   decide(ctx: StrategyContext): StrategyDecision[];
+  /** History before the first decision (start-up warm-up): learn from it, trade nothing. */
+  prime?(batch: BarBatch): void;
+  /** The latest signals, for `/signals`; strategies without signals leave it out. */
+  signals?(): Omit<SignalsView, 'strategy'>;
 }
