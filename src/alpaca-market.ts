@@ -2,16 +2,21 @@
  * Paper and live trading on Alpaca: the official SDK for REST and both streams, pointed at the real hosts or at
  * ALPACA_*_URL overrides (a proxy, or the project's fake in tests). Start-up is recovery: the account, positions
  * and open orders come from Alpaca before any trading; then a reconciliation runs every `alpaca.reconcileSeconds`.
+ * With the confidence strategy, news headlines are fetched and scored beside the engine (see `createNewsFeed`).
  */
 import { Alpaca } from '@alpacahq/alpaca-trade-api';
 import { AlpacaBroker } from '../engine/broker/alpaca/alpaca-broker.js';
 import { SimClock } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
 import { AlpacaLiveFeed } from '../engine/market/alpaca-feed.js';
+import { AlpacaNews } from '../engine/market/alpaca-news.js';
+import { NewsNarrative } from '../engine/signals/news/news-narrative.js';
+import type { NarrativeSource } from '../engine/strategy/index.js';
 import { formatUsd } from '../engine/money.js';
 import { ConfigError } from './config.js';
 import { buildEngine } from './engine-factory.js';
 import { START_EQUITY_KEY, type MarketContext, type RunningMarket } from './market.js';
+import { headlineScorerFromEnv } from './ollama-scorer.js';
 
 const TRADING_HOSTS = new Set(['paper-api.alpaca.markets', 'api.alpaca.markets']);
 const DATA_HOST = 'data.alpaca.markets';
@@ -71,6 +76,9 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
     log: warn,
   });
 
+  // Only the confidence strategy reads the narrative; fetching and scoring news for any other would be wasted.
+  const news = config.strategy.name === 'confidence' ? createNewsFeed(alpaca, ctx) : undefined;
+
   await broker.loadAssets();
   const account = await broker.account();
   const startingEquity = state.get<number>(START_EQUITY_KEY) ?? account.cash + account.positions.reduce((sum, p) => sum + p.qty * p.avgCost, 0);
@@ -90,6 +98,7 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
       clock: new SimClock(), // market time follows the bars, as in replay
       wallNow: Date.now,
       log,
+      ...(news ? { narrative: news.source } : {}),
     },
     broker,
   );
@@ -98,7 +107,7 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
   let timer: NodeJS.Timeout | undefined;
   return {
     engine: live,
-    health: () => `${broker.breaker.describe()}; ${feed.breaker.describe()}`,
+    health: () => `${broker.breaker.describe()}; ${feed.breaker.describe()}${news ? `; ${news.health()}` : ''}`,
     async begin() {
       tradeStream.subscribeTradeUpdates();
       tradeStream.connect();
@@ -106,6 +115,12 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
       if (!auth.authenticated) throw new ConfigError(`Alpaca refused the trade-updates stream: ${auth.message}`);
       await live.start();
       notifier.notify('info', `Alpaca ${mode} account: equity measured from ${formatUsd(startingEquity)}; reconciling every ${config.alpaca.reconcileSeconds} s.`);
+      if (news) {
+        // The first live decisions already see the recent news. Bounded: Alpaca calls and the LLM both time out,
+        // and a failure is alerted and retried by the poll, never a reason not to trade.
+        await news.poll();
+        news.start();
+      }
       live.prime(await feed.history(config.sim.historyBars));
       feed.start();
       // A failing reconciliation leaves the book unchecked: the operator hears it once, and again when it recovers.
@@ -129,8 +144,103 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
     },
     async stop() {
       clearInterval(timer);
+      news?.stop();
       await feed.stop();
       tradeStream.disconnect();
+    },
+  };
+}
+
+/** Re-fetch this much before the newest article seen: a late-stamped article still arrives; ids drop repeats. */
+const NEWS_OVERLAP_MS = 5 * 60_000;
+/** Alpaca's largest news page. */
+const NEWS_PAGE = 50;
+/** Pages per poll; a larger burst is finished by the next poll, which starts after the newest article seen. */
+const NEWS_MAX_PAGES = 20;
+const HOUR_MS = 3_600_000;
+
+interface NewsFeed {
+  /** What the strategy reads: cached scores only, synchronous, so the LLM is never on the order path. */
+  readonly source: NarrativeSource;
+  /** The breaker and what is scored, for /health. */
+  health(): string;
+  /** One fetch-and-score round. Never rejects; a round still running is joined, not doubled. */
+  poll(): Promise<void>;
+  /** Poll every `news.pollSeconds` until stop(). */
+  start(): void;
+  stop(): void;
+}
+
+/**
+ * News for the narrative, kept off the engine's serial inbox: a timer outside the engine fetches new headlines
+ * and scores them (the lexicon, or the LLM when OLLAMA_MODEL is set, falling back to the lexicon), and the strategy
+ * only reads the cached result. A failing fetch costs nothing but freshness: the narrative ages out and is then
+ * reported absent by the signal, so one 'info' alert (and one on recovery) is enough.
+ */
+function createNewsFeed(alpaca: Alpaca, ctx: MarketContext): NewsFeed {
+  const { config, env, log, notifier } = ctx;
+  const news = new AlpacaNews(alpaca, config.universe);
+  const maxAgeMs = config.news.maxAgeHours * HOUR_MS;
+  const narrative = new NewsNarrative(headlineScorerFromEnv(env, log, { timeoutMs: config.news.llmTimeoutSeconds * 1000 }), {
+    halfLifeMs: config.news.halfLifeHours * HOUR_MS,
+    maxAgeMs,
+  });
+  let newest: number | undefined;
+  let failing = false;
+  let stopped = false;
+  let running: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  /** Everything since the newest article seen (the last maxAgeHours at first), page by page, each page scored. */
+  async function fetchAndScore(): Promise<void> {
+    const now = Date.now();
+    let since = newest === undefined ? now - maxAgeMs : Math.max(now - maxAgeMs, Math.min(newest, now) - NEWS_OVERLAP_MS);
+    for (let page = 0; page < NEWS_MAX_PAGES && !stopped; page++) {
+      const items = await news.since(since, NEWS_PAGE);
+      for (const item of items) newest = Math.max(newest ?? item.createdAt, item.createdAt);
+      // Scored per page, so one LLM call never gets more than a page of headlines.
+      await narrative.ingest(items, Date.now());
+      const last = items.at(-1)?.createdAt;
+      if (items.length < NEWS_PAGE || last === undefined || last <= since) break;
+      since = last;
+    }
+  }
+
+  function poll(): Promise<void> {
+    running ??= fetchAndScore()
+      .then(
+        () => {
+          if (failing && !stopped) notifier.notify('info', 'News from Alpaca works again; the narrative is fresh.');
+          failing = false;
+        },
+        (error: unknown) => {
+          log.warn({ err: error }, 'news poll failed; will retry');
+          if (!failing && !stopped) {
+            notifier.notify(
+              'info',
+              `News from Alpaca failed: ${error instanceof Error ? error.message : String(error)}. Trading goes on; the narrative ages out and then reads as absent. Retrying every ${config.news.pollSeconds} s.`,
+            );
+          }
+          failing = true;
+        },
+      )
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  }
+
+  return {
+    source: { narrative: (symbol, now) => narrative.narrative(symbol, now).score },
+    health: () => `${news.breaker.describe()}; ${narrative.statusLine()}`,
+    poll,
+    start() {
+      timer = setInterval(() => void poll(), config.news.pollSeconds * 1000);
+      timer.unref();
+    },
+    stop() {
+      stopped = true;
+      clearInterval(timer);
     },
   };
 }

@@ -84,6 +84,14 @@ export const configSchema = z.strictObject({
     requestTimeoutSeconds: z.number().min(1).max(300),
     quotePollSeconds: z.number().min(1).max(3_600),
   }),
+  /** Headlines for the confidence strategy's narrative in paper and live (sim and backtest have no news input). */
+  news: z.strictObject({
+    /** at least 30 s: Alpaca's news changes slowly, and each poll may cost an LLM call */
+    pollSeconds: z.number().int().min(30).max(86_400),
+    halfLifeHours: z.number().positive().max(24 * 30),
+    maxAgeHours: z.number().positive().max(24 * 30),
+    llmTimeoutSeconds: z.number().min(1).max(300),
+  }),
   store: z.strictObject({ path: z.string().min(1) }),
   commands: z.strictObject({ confirmTtlSeconds: z.number().int().min(5).max(3_600) }),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']) }),
