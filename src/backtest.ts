@@ -71,7 +71,7 @@ export async function runBacktest(req: BacktestRequest, config: Config, log: Log
     await runFeed(feed, (batch) => engine.handleBars(batch), { barsPerSecond: 0 });
     const trades = journal.fillsInOrder().map(({ clientOrderId: _id, ...t }) => t);
     const equityCurve = journal.equityCurve().map(({ ts, equity }) => ({ ts, equity }));
-    const metrics = computeMetrics(equityCurve, req.equity, engine.liquidationValue(config.broker.feeRate), trades.length);
+    const metrics = computeMetrics({ curve: journal.equityCurve(), initialEquity: req.equity, finalEquity: engine.liquidationValue(config.broker.feeRate), trades });
     log.debug({ strategy, bars: feed.length, ms: Math.round(performance.now() - started) }, 'backtest run done');
     db.close();
     runs.push({ strategy, profile, metrics, equityCurve, trades });
