@@ -10,7 +10,7 @@ import { Execution } from '../engine/execution.js';
 import type { Notifier, StateStore } from '../engine/ports.js';
 import { RiskGate, type RiskProfile } from '../engine/risk/gate.js';
 import type { ConfidenceParams } from '../engine/strategy/confidence.js';
-import { createStrategy, type NarrativeSource, type StrategyName } from '../engine/strategy/index.js';
+import { createStrategy, type NarrativeSource, type Strategy, type StrategyName } from '../engine/strategy/index.js';
 import type { Mode, Symbol } from '../engine/types.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -34,6 +34,8 @@ export interface EngineOptions {
   readonly narrative?: NarrativeSource | null;
   /** digit-free words for why the narrative is absent */
   readonly narrativeAbsence?: string;
+  /** a ready-made strategy instead of `strategy` by name (evaluation tools: the leakage test's peeking strategy) */
+  readonly strategyInstance?: Strategy;
 }
 
 /** The confidence strategy's parameters, from the config's `strategy.confidence` block. */
@@ -64,7 +66,7 @@ export function buildEngine(o: EngineOptions, broker: Broker): Engine {
   return new Engine({
     mode: o.mode,
     symbols: o.symbols,
-    strategy: createStrategy(o.strategy, {
+    strategy: o.strategyInstance ?? createStrategy(o.strategy, {
       momentum: o.config.strategy.momentum,
       confidence: confidenceParams(o.config),
       narrative: o.narrative ?? null,

@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { MarketDataError } from '../engine/market/csv.js';
+import { calibrationCsv } from '../reports/forecast.js';
 import { startAgent, type RunningAgent } from './app.js';
 import { BacktestError, formatResultsTable, runBacktest } from './backtest.js';
 import { CliError, parseBacktestArgs } from './cli.js';
@@ -32,12 +33,25 @@ async function main(argv: readonly string[]): Promise<number> {
       const { request, json } = parseBacktestArgs(rest);
       const equity = request.equity ?? config.sim.equity;
       const runs = await runBacktest({ ...request, equity }, config, log);
+      const wf = request.walkForward;
+      const span = `${iso(request.from)} to ${iso(request.to)}`;
+      process.stdout.write(
+        wf
+          ? `Walk-forward ${span}: ${runs[0]?.windows?.length ?? 0} test windows of ${wf.testDays} days, each after ${wf.trainDays} days of training; only the test windows are reported.\n`
+          : `Backtest ${span}${runs.some((r) => r.profile === 'full') ? '; the agent strategies warm up on the 2000 bars before the start' : ''}.\n`,
+      );
       process.stdout.write(`${formatResultsTable(runs)}\n`);
       if (json) {
         const [main, ...compare] = runs;
         const params = { ...request, equity, from: iso(request.from), to: iso(request.to), feeRate: config.broker.feeRate, slippageBps: config.broker.slippageBps };
         writeFileSync(json, `${JSON.stringify({ params, ...main, compare }, null, 1)}\n`);
         process.stdout.write(`wrote ${json}\n`);
+        const forecasts = runs.flatMap((r) => (r.forecast ? [{ strategy: r.strategy, quality: r.forecast }] : []));
+        if (forecasts.length > 0) {
+          const csv = json.replace(/(\.json)?$/, '.calibration.csv');
+          writeFileSync(csv, calibrationCsv(forecasts));
+          process.stdout.write(`wrote ${csv}\n`);
+        }
       }
       return 0;
     }
