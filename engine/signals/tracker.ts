@@ -61,6 +61,11 @@ export interface CalibrationStatus {
 }
 
 const HOUR_MS = 3_600_000;
+/**
+ * Calls needed before the online ECE is trusted. With ten bins, a perfectly calibrated forecaster scored on a few
+ * hundred calls often shows more than 5% ECE from sampling noise alone; at a thousand the noise is about 2%.
+ */
+const ECE_MIN_CALLS = 1_000;
 
 /** One direction's calibration: its own rolling sample and fit, because up and down calls win at different base rates. */
 class DirectionCalibration {
@@ -103,8 +108,7 @@ class DirectionCalibration {
       return;
     }
     // Re-fit only when the probabilities handed out since the last fit are off by more than the threshold.
-    // (a small window's ECE is mostly noise, so it needs `minSamples` of them)
-    if (this.recent.length >= this.params.minSamples && this.calibrator.needsRefit(this.recent.map((r) => r.p), this.recent.map((r) => r.win))) this.fit();
+    if (this.recent.length >= ECE_MIN_CALLS && this.calibrator.needsRefit(this.recent.map((r) => r.p), this.recent.map((r) => r.win))) this.fit();
   }
 
   get sampleCount(): number {
@@ -112,7 +116,7 @@ class DirectionCalibration {
   }
 
   onlineEce(): number | null {
-    return this.recent.length >= this.params.minSamples ? expectedCalibrationError(this.recent.map((r) => r.p), this.recent.map((r) => r.win)) : null;
+    return this.recent.length >= ECE_MIN_CALLS ? expectedCalibrationError(this.recent.map((r) => r.p), this.recent.map((r) => r.win)) : null;
   }
 
   private fit(): void {

@@ -159,7 +159,7 @@ export class ConfidenceStrategy implements Strategy {
     const signal = scoreSignal({ hourly, fourHour, regime, fourHourRegime: s.fourHourRegime.latest, narrative }, DEFAULT_MODEL_PARAMS);
     const policy = policyFor(regime, this.config.policies);
     const minConfidence = Math.max(this.params.minConfidence, policy.minConfidence);
-    const features = report ? { ...hourly, ...(fourHour ?? {}) } : hourly;
+    const features = report && fourHour ? merge(hourly, fourHour) : hourly;
     if (!signal) {
       s.entry.update(0);
       s.exit.update(0);
@@ -259,6 +259,14 @@ export class ConfidenceStrategy implements Strategy {
       edge: { winProbability: scan.confidence, payoff: this.tracker.payoff },
     };
   }
+}
+
+/** One record of both snapshots. A plain loop: spreading two objects of fifty-odd keys costs several times more. */
+function merge(a: FeatureSnapshot, b: FeatureSnapshot): FeatureSnapshot {
+  const out: FeatureSnapshot = {};
+  for (const key in a) out[key] = a[key]!;
+  for (const key in b) out[key] = b[key]!;
+  return out;
 }
 
 function rankSide(intent: OrderIntent | null): number {
