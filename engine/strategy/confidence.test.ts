@@ -108,7 +108,7 @@ describe('no look-ahead through the whole engine', () => {
       const clock = new SimClock();
       const config: Config = {
         ...BASE,
-        strategy: { ...BASE.strategy, confidence: { ...BASE.strategy.confidence, minQuality: 0, minConviction: 0, minConfidence: 0.5, horizonBars: 6, conservativeMargin: 0, calibration: { ...BASE.strategy.confidence.calibration, minSamples: 50, refitEvery: 20 } } },
+        strategy: { ...BASE.strategy, confidence: { ...BASE.strategy.confidence, minQuality: 0, minConviction: 0, minConfidence: 0.5, horizonBars: 6, winThreshold: 0, conservativeMargin: 0, calibration: { ...BASE.strategy.confidence.calibration, minSamples: 50, refitEvery: 20 } } },
       };
       const { engine } = buildSimEngine({
         config,
