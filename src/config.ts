@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { LIMIT_SPECS, type RiskLimits } from '../engine/risk/limits.js';
-import { STRATEGY_NAMES } from '../engine/strategy/index.js';
+import { STRATEGY_NAMES, sixtyFortyWeights } from '../engine/strategy/index.js';
 
 const positive = z.number().positive();
 const fraction = z.number().min(0).lt(1);
@@ -34,6 +34,23 @@ export const configSchema = z.strictObject({
       rebalanceBars: z.number().int().min(1),
       cashBuffer: fraction,
       rebalanceBand: fraction,
+    }),
+    buyhold: z.strictObject({
+      rebalanceBars: z.number().int().min(1).max(24 * 30),
+      rebalanceBand: z.number().min(0).max(0.5),
+      cashBuffer: z.number().min(0).max(0.5),
+    }),
+    meanrev: z
+      .strictObject({
+        lookbackBars: z.number().int().min(2).max(2_000),
+        entryZ: z.number().min(0.1).max(5),
+        exitZ: z.number().min(-3).max(3),
+        rebalanceBars: z.number().int().min(1).max(24 * 30),
+      })
+      .refine((m) => m.exitZ > -m.entryZ, { message: 'must be above -entryZ, or a position would exit as it enters', path: ['exitZ'] }),
+    sixtyForty: z.strictObject({
+      rebalanceBars: z.number().int().min(1).max(24 * 30),
+      rebalanceBand: z.number().min(0).max(0.5),
     }),
     confidence: z.strictObject({
       minQuality: z.number().min(0).max(10),
@@ -95,6 +112,14 @@ export const configSchema = z.strictObject({
   store: z.strictObject({ path: z.string().min(1) }),
   commands: z.strictObject({ confirmTtlSeconds: z.number().int().min(5).max(3_600) }),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']) }),
+}).superRefine((c, ctx) => {
+  // The 60/40 baseline holds BTC/USD and ETH/USD: an agent told to run it on a universe with neither is refused.
+  if (c.strategy.name !== '6040') return;
+  try {
+    sixtyFortyWeights(c.universe);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', path: ['universe'], message: (error as Error).message });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -68,6 +68,10 @@ export function buildEngine(o: EngineOptions, broker: Broker): Engine {
     symbols: o.symbols,
     strategy: o.strategyInstance ?? createStrategy(o.strategy, {
       momentum: o.config.strategy.momentum,
+      buyhold: o.config.strategy.buyhold,
+      meanrev: o.config.strategy.meanrev,
+      sixtyForty: o.config.strategy.sixtyForty,
+      symbols: o.symbols,
       confidence: confidenceParams(o.config),
       narrative: o.narrative ?? null,
       narrativeAbsence: o.narrativeAbsence ?? (o.mode === 'backtest' ? 'backtests have no news input' : 'the simulated market has no news'),

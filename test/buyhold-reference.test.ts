@@ -1,13 +1,15 @@
 /**
- * Acceptance check: the real CLI's buy-and-hold backtest on real Binance bars, recomputed independently from the
- * CSV files. Nothing from the project is imported for the computation: if the engine, the venue or the metrics
- * drift from the documented rules, this disagrees.
+ * Acceptance check: the real CLI's buy-and-hold backtest (equal weight, rebalanced weekly with a band) on real
+ * Binance bars, recomputed independently from the CSV files. Nothing from the project is imported for the
+ * computation: if the engine, the venue, the strategy or the metrics drift from the documented rules, this
+ * disagrees. (test/baselines-reference.test.ts checks it again, with a general model of the venue.)
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -93,51 +95,89 @@ describe.skipIf(!HAVE_DATA)('buy-and-hold reference (real CLI vs an independent 
     }
     expect(Array.isArray(out.equityCurve)).toBe(true);
     expect(Array.isArray(out.trades)).toBe(true);
-    expect(out.metrics.tradeCount).toBe(2);
-    expect(out.trades).toHaveLength(2);
+    // The entry (two buys on the first bar's orders), then the weekly rebalances.
+    expect(out.trades.slice(0, 2).map((t) => [t.symbol, t.side])).toEqual([
+      ['BTC/USD', 'buy'],
+      ['ETH/USD', 'buy'],
+    ]);
+    expect(out.metrics.tradeCount).toBe(out.trades.length);
   });
 
-  it('agrees with buy-and-hold recomputed from the CSV files', () => {
+  it('agrees with weekly-rebalanced equal-weight buy-and-hold recomputed from the CSV files', () => {
     expect(out).toBeDefined();
     const fee = out.params.feeRate;
     const slip = out.params.slippageBps / 10_000;
     const equity0 = out.params.equity;
     expect(equity0).toBeGreaterThan(0);
+    // The rebalance parameters of config/default.yaml (read as data; the project's config code is not used).
+    const { rebalanceBars, rebalanceBand, cashBuffer } = (parse(readFileSync(join(REPO_ROOT, 'config/default.yaml'), 'utf8')) as { strategy: { buyhold: { rebalanceBars: number; rebalanceBand: number; cashBuffer: number } } }).strategy.buyhold;
+    expect(rebalanceBars).toBe(168);
 
-    const bars = new Map(SYMBOLS.map((s) => [s, readCsv(join(DATA_DIR, `${s.replace('/', '')}.csv`)).filter((r) => r.ts >= FROM && r.ts < TO_EXCLUSIVE)] as const));
+    const bars = new Map<string, Row[]>(SYMBOLS.map((s) => [s, readCsv(join(DATA_DIR, `${s.replace("/", "")}.csv`)).filter((r) => r.ts >= FROM && r.ts < TO_EXCLUSIVE)]));
     const timeline = [...new Set([...bars.values()].flatMap((rows) => rows.map((r) => r.ts)))].sort((a, b) => a - b);
     expect(timeline.length).toBeGreaterThan(10_000);
-    const decisionTs = timeline[0]!;
-    expect(decisionTs).toBe(FROM);
+    expect(timeline[0]).toBe(FROM);
+    // Both symbols have a bar at every hour of the window, so an order placed at bar i fills at bar i + 1's open.
+    for (const s of SYMBOLS) expect(bars.get(s)!.map((r) => r.ts)).toEqual(timeline);
+    type Sym = (typeof SYMBOLS)[number];
+    const open = (s: Sym, i: number) => bars.get(s)!.at(i)!.open;
+    const close = (s: Sym, i: number) => bars.get(s)!.at(i)!.close;
 
-    // Entry: decided on the first bar, each symbol filled at ITS next bar's open, moved against us by the slippage.
-    const entries = SYMBOLS.map((symbol) => {
-      const rows = bars.get(symbol)!;
-      expect(rows[0]!.ts).toBe(decisionTs); // priced at the decision
-      const next = rows.find((r) => r.ts > decisionTs)!;
-      const fillPrice = next.open * (1 + slip);
-      const qty = Math.floor(equity0 / SYMBOLS.length / (fillPrice * (1 + fee)) / QTY_STEP) * QTY_STEP;
-      return { symbol, fillTs: next.ts, fillPrice, qty, cost: qty * fillPrice * (1 + fee) };
-    });
-    const cash = equity0 - entries.reduce((a, e) => a + e.cost, 0);
-    expect(cash).toBeGreaterThanOrEqual(-1e-6);
-
-    // Marked equity at each bar's close (last known close carried over gaps), before and after the fills.
-    const closeAt = new Map(SYMBOLS.map((s) => [s, new Map(bars.get(s)!.map((r) => [r.ts, r.close]))] as const));
-    const last = new Map<string, number>();
-    const curve = timeline.map((ts) => {
-      let value = equity0;
-      for (const s of SYMBOLS) {
-        const c = closeAt.get(s)!.get(ts);
-        if (c !== undefined) last.set(s, c);
+    // Book and orders, bar by bar: fills at the open, marking at the close, then (on rebalance bars) the decision.
+    let cash = equity0;
+    const qty = new Map<Sym, number>(SYMBOLS.map((s) => [s, 0]));
+    let orders: Array<{ symbol: Sym; sell?: number; buy?: number }> = [];
+    let waitingBuys: Sym[] = [];
+    const fills: Array<{ ts: number; symbol: string; side: 'buy' | 'sell'; qty: number; price: number }> = [];
+    const curve: Array<{ ts: number; equity: number }> = [];
+    const steps = (x: number) => {
+      const n = x / QTY_STEP;
+      return (Math.abs(n - Math.round(n)) < 1e-6 ? Math.round(n) : Math.floor(n)) * QTY_STEP;
+    };
+    timeline.forEach((ts, i) => {
+      for (const o of orders) {
+        if (o.sell !== undefined) {
+          const price = open(o.symbol, i) * (1 - slip);
+          cash += o.sell * price * (1 - fee);
+          qty.set(o.symbol, qty.get(o.symbol)! - o.sell);
+          fills.push({ ts, symbol: o.symbol, side: 'sell', qty: o.sell, price });
+        } else {
+          const price = open(o.symbol, i) * (1 + slip);
+          const q = steps(o.buy! / (price * (1 + fee)));
+          cash -= q * price * (1 + fee);
+          expect(cash).toBeGreaterThan(-1e-4); // a buy never needs more than the cash
+          qty.set(o.symbol, qty.get(o.symbol)! + q);
+          fills.push({ ts, symbol: o.symbol, side: 'buy', qty: q, price });
+        }
       }
-      const filled = entries.filter((e) => e.fillTs <= ts);
-      if (filled.length > 0) {
-        value = equity0 - filled.reduce((a, e) => a + e.cost, 0) + filled.reduce((a, e) => a + e.qty * last.get(e.symbol)!, 0);
+      orders = [];
+      const equity = cash + SYMBOLS.reduce((a, s) => a + qty.get(s)! * close(s, i), 0);
+      const target = (equity * (1 - cashBuffer)) / SYMBOLS.length;
+      const value = (s: Sym) => qty.get(s)! * close(s, i);
+      const buyAll = (wanted: Array<[Sym, number]>) => {
+        const need = wanted.reduce((a, [, x]) => a + x, 0);
+        const k = need > cash ? cash / need : 1;
+        for (const [symbol, x] of wanted) if (x * k > rebalanceBand * target) orders.push({ symbol, buy: x * k });
+      };
+      if (i % rebalanceBars === 0) {
+        waitingBuys = [];
+        const wanted: Array<[Sym, number]> = [];
+        for (const s of SYMBOLS) {
+          const off = target - value(s);
+          if (Math.abs(off) <= rebalanceBand * target) continue;
+          if (off > 0) wanted.push([s, off]);
+          else orders.push({ symbol: s, sell: steps(Math.min(qty.get(s)!, -off / close(s, i))) });
+        }
+        // Buys needing more than the cash wait one bar for this bar's sells.
+        if (orders.length > 0 && wanted.reduce((a, [, x]) => a + x, 0) > cash) waitingBuys = wanted.map(([s]) => s);
+        else buyAll(wanted);
+      } else if (waitingBuys.length > 0) {
+        buyAll(waitingBuys.map((s): [Sym, number] => [s, target - value(s)]).filter(([, x]) => x > 0));
+        waitingBuys = [];
       }
-      return { ts, equity: value };
+      curve.push({ ts, equity });
     });
-    const final = cash + entries.reduce((a, e) => a + e.qty * last.get(e.symbol)! * (1 - fee), 0);
+    const final = cash + SYMBOLS.reduce((a, s) => a + qty.get(s)! * close(s, timeline.length - 1) * (1 - fee), 0);
     const totalReturn = final / equity0 - 1;
 
     const returns = curve.slice(1).map((p, i) => p.equity / curve[i]!.equity - 1);
@@ -151,19 +191,17 @@ describe.skipIf(!HAVE_DATA)('buy-and-hold reference (real CLI vs an independent 
       maxDrawdown = Math.max(maxDrawdown, (peak - p.equity) / peak);
     }
 
-    // Trades: the two entries, nothing else.
-    const trades = [...out.trades].sort((a, b) => a.symbol.localeCompare(b.symbol));
-    expect(trades.map((t) => [t.symbol, t.side])).toEqual([
-      ['BTC/USD', 'buy'],
-      ['ETH/USD', 'buy'],
-    ]);
-    for (const e of entries) {
-      const t = trades.find((x) => x.symbol === e.symbol)!;
-      expect(t.ts).toBe(e.fillTs);
-      expect(Math.abs(t.price - e.fillPrice) / e.fillPrice).toBeLessThan(1e-12);
-      expect(Math.abs(t.qty - e.qty)).toBeLessThanOrEqual(1.5 * QTY_STEP);
+    // Trades: the entry and the rebalances, at the same bars, prices and (to a step) quantities.
+    expect(fills.length).toBeGreaterThan(2); // the weekly rebalance does trade on this window
+    expect(out.trades.map((t) => [t.ts, t.symbol, t.side])).toEqual(fills.map((f) => [f.ts, f.symbol, f.side]));
+    out.trades.forEach((t, i) => {
+      const f = fills[i]!;
+      expect(Math.abs(t.price - f.price) / f.price).toBeLessThan(1e-12);
+      expect(Math.abs(t.qty - f.qty)).toBeLessThanOrEqual(1.5 * QTY_STEP);
       expect(Math.abs(t.fee - t.qty * t.price * fee)).toBeLessThan(1e-9);
-    }
+    });
+    // Every rebalance sell is on a weekly bar; its buy follows on the next bar.
+    for (const f of fills.filter((x) => x.side === 'sell')) expect(((f.ts - FROM) / 3_600_000 - 1) % rebalanceBars).toBe(0);
 
     // Equity curve: one point per hourly bar of the window, each matching the independent marking.
     expect(out.equityCurve.map((p) => p.ts)).toEqual(timeline);
@@ -175,7 +213,7 @@ describe.skipIf(!HAVE_DATA)('buy-and-hold reference (real CLI vs an independent 
     expect(Math.abs(m.totalReturn - totalReturn)).toBeLessThan(1e-6);
     expect(Math.abs(m.maxDrawdown - maxDrawdown)).toBeLessThan(1e-6);
     expect(Math.abs(m.sharpe - sharpe)).toBeLessThan(1e-6);
-    expect(m.tradeCount).toBe(2);
+    expect(m.tradeCount).toBe(fills.length);
     // CAGR has the sign of the total return.
     expect(Math.sign(m.cagr)).toBe(Math.sign(totalReturn));
   });
