@@ -1,0 +1,100 @@
+/** The shape of bench/results.json. run.ts validates what it writes; test/bench.test.ts validates what it reads. */
+import { z } from 'zod';
+
+const num = z.number().nullable(); // JSON has no NaN: a figure without samples is null
+
+export const targetSchema = z.strictObject({
+  op: z.enum(['>=', '<=']),
+  value: z.number(),
+});
+
+export const figureSchema = z.strictObject({
+  label: z.string().min(1),
+  unit: z.string().min(1),
+  /** one value per repeat, in run order */
+  repeats: z.array(num).min(1),
+  median: num,
+  target: targetSchema.nullable(),
+  /** null when the figure has no target */
+  met: z.boolean().nullable(),
+  definition: z.string().min(1),
+});
+
+export type Figure = z.infer<typeof figureSchema>;
+
+export const FIGURE_NAMES = [
+  'pipelineBarsPerSecond',
+  'referenceBarsPerSecond',
+  'pipelineOverReference',
+  'decisionP50Ms',
+  'decisionP99Ms',
+  'statusP50Ms',
+  'statusP99Ms',
+  'eventLoopLagP99Ms',
+  'killPacedMs',
+  'killUnpacedMs',
+  'peakRssMb',
+  'rssGrowthMb',
+  'heapGrowthMb',
+  'startupProcessMs',
+  'startupInProcessMs',
+] as const;
+
+export const benchResultSchema = z.strictObject({
+  schemaVersion: z.literal(1),
+  date: z.iso.datetime(),
+  quick: z.boolean(),
+  wallSeconds: z.number().positive(),
+  command: z.string(),
+  machine: z.strictObject({
+    cpuModel: z.string(),
+    cpus: z.number().int().positive(),
+    node: z.string(),
+    platform: z.string(),
+    arch: z.string(),
+    totalMemoryMb: z.number().positive(),
+    loadAverageAtStart: z.array(z.number()),
+    loadAverageAtEnd: z.array(z.number()),
+  }),
+  data: z.strictObject({
+    kind: z.enum(['csv', 'embedded']),
+    source: z.string(),
+    symbols: z.array(z.string()).min(1),
+    bars: z.number().int().positive(),
+    batches: z.number().int().positive(),
+    from: z.iso.datetime(),
+    to: z.iso.datetime(),
+    allSymbolsFrom: z.iso.datetime(),
+    load: z.strictObject({
+      via: z.enum(['cache', 'csv', 'generated']),
+      ms: z.number().nonnegative(),
+      cacheHits: z.number().int().nonnegative(),
+      cacheMisses: z.number().int().nonnegative(),
+      cacheDir: z.string().optional(),
+    }),
+  }),
+  workload: z.strictObject({
+    repeats: z.number().int().positive(),
+    primeBatches: z.number().int().nonnegative(),
+    replayFrom: z.iso.datetime(),
+    strategy: z.string(),
+    riskProfile: z.string(),
+    journal: z.string(),
+    pipeline: z.strictObject({
+      budgetSecondsPerRepeat: z.number().positive(),
+      batches: z.number().int().positive(),
+      bars: z.number().int().positive(),
+      replayTo: z.iso.datetime(),
+      wholeWindow: z.boolean(),
+    }),
+    statusIntervalMs: z.number().positive(),
+    simBarsPerSecond: z.number().positive(),
+  }),
+  figures: z.strictObject(Object.fromEntries(FIGURE_NAMES.map((n) => [n, figureSchema])) as Record<(typeof FIGURE_NAMES)[number], typeof figureSchema>),
+  targets: z.strictObject({ met: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
+  /** per-scenario raw numbers behind the figures */
+  details: z.record(z.string(), z.unknown()),
+  notes: z.array(z.string()),
+});
+
+export type BenchResult = z.infer<typeof benchResultSchema>;
