@@ -216,7 +216,9 @@ describe('Engine on the simulated venue', () => {
   it('while REDUCING a strategy sell still runs and fills, while the buy in the same bar is denied', async () => {
     const config: Config = {
       ...BASE_CONFIG,
-      strategy: { ...BASE_CONFIG.strategy, momentum: { lookbackBars: 2, topK: 1, rebalanceBars: 1, cashBuffer: 0.01, rebalanceBand: 0.1 } },
+      // half the equity stays in cash, so the buy fits on the same bar as the sell (the strategy's buys wait a
+      // bar for sells only when cash is short)
+      strategy: { ...BASE_CONFIG.strategy, momentum: { lookbackBars: 2, topK: 1, rebalanceBars: 1, cashBuffer: 0.5, rebalanceBand: 0.1 } },
     };
     const h = build({ strategy: 'momentum', config });
     await h.engine.start();

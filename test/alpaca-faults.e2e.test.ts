@@ -153,11 +153,14 @@ function env(f = fake!): Record<string, string> {
   };
 }
 
-/** Momentum top-1, rebalanced every bar (so every hour trades), with the given Alpaca settings. */
+/**
+ * Momentum top-1, rebalanced every bar (so every hour trades), with the given Alpaca settings. Half the equity
+ * stays in cash so each hour's buy fits beside its sell on the same bar.
+ */
 function rotating(alpaca: Partial<Config['alpaca']> = {}): (c: Config) => Config {
   return (c) => ({
     ...c,
-    strategy: { ...c.strategy, momentum: { ...c.strategy.momentum, topK: 1, rebalanceBars: 1 } },
+    strategy: { ...c.strategy, momentum: { ...c.strategy.momentum, topK: 1, rebalanceBars: 1, cashBuffer: 0.5 } },
     risk: { ...c.risk, limits: { ...c.risk.limits, maxTradesPerDay: 500 } },
     alpaca: { ...c.alpaca, ...alpaca },
   });

@@ -16,7 +16,8 @@
  *   cash then on hand. Otherwise the buys are scaled down pro rata to the cash. A buy (after any scaling) that
  *   is not above `rebalanceBand` × target is left out: too small to be worth its fee.
  * - A restart that finds positions already held keeps holding on its first bar and rebalances at the next
- *   rebalance point, `rebalanceBars` bars later.
+ *   rebalance point, `rebalanceBars` bars later. (A book built with `holdOnRestart: false`, as momentum's is,
+ *   rebalances on that first bar instead.)
  * Sells are listed before buys: the venues fill in submission order.
  */
 import type { OrderIntent, Symbol } from '../types.js';
@@ -38,6 +39,14 @@ export const BUYHOLD_DEFAULTS: BuyHoldParams = { rebalanceBars: 168, rebalanceBa
 
 type Phase = 'rebalance' | 'follow-up' | 'restart-hold' | 'hold';
 
+export interface TargetWeightBookOptions {
+  /**
+   * true (the default): a restart that finds positions keeps holding until the next rebalance point. false: the
+   * first bar is a rebalance point whatever is held (for weights that change between points, e.g. momentum).
+   */
+  readonly holdOnRestart?: boolean;
+}
+
 /**
  * Holds target weights with a periodic, banded rebalance (rules in the file comment). `weights` gives each
  * symbol's target fraction of the investable equity; symbols left out have weight zero.
@@ -50,7 +59,17 @@ export class TargetWeightBook {
   constructor(
     private readonly params: () => TargetWeightParams,
     private readonly label: string,
+    private readonly options: TargetWeightBookOptions = {},
   ) {}
+
+  /**
+   * Whether the next `decide` falls on a rebalance point (on the very first one a restart that finds positions
+   * may keep holding instead: `holdOnRestart`). A strategy whose weights change picks them here and passes the
+   * same weights until the next point, so the follow-up bar buys toward the targets the rebalance set.
+   */
+  get dueNext(): boolean {
+    return this.barsSeen % this.params().rebalanceBars === 0;
+  }
 
   decide(ctx: StrategyContext, weights: ReadonlyMap<Symbol, number>): StrategyDecision[] {
     const { rebalanceBars, rebalanceBand, cashBuffer } = this.params();
@@ -63,7 +82,7 @@ export class TargetWeightBook {
 
     const intents = new Map<Symbol, OrderIntent>();
     let phase: Phase = 'hold';
-    if (due && first && ctx.symbols.some((s) => ctx.held(s) > 0)) {
+    if (due && first && (this.options.holdOnRestart ?? true) && ctx.symbols.some((s) => ctx.held(s) > 0)) {
       phase = 'restart-hold';
     } else if (due) {
       phase = 'rebalance';

@@ -1,8 +1,30 @@
 /**
  * Momentum top-k: every `rebalanceBars` bars, hold the `topK` symbols with the best return over `lookbackBars`
  * (only those with a positive return), equally weighted; everything else goes to cash.
+ *
+ * Rules:
+ * - Momentum of a symbol = its last close / its close `lookbackBars` bars earlier − 1. The ranking needs
+ *   `lookbackBars` + 1 closes of every symbol of the universe; until then nothing trades (phase 'warming').
+ *   A backtest or a sim primed with history is warm on its first bar.
+ * - The rebalance clock starts at the first warm bar: that bar is a rebalance point (the entry), and then every
+ *   `rebalanceBars` bars after it.
+ * - On a rebalance point the symbols are ranked by momentum, best first (ties keep the universe order). The
+ *   first `topK` of them with a positive momentum get a weight of 1 / `topK` each, every other symbol 0: with
+ *   fewer than `topK` positive, the unused slots stay in cash. The weights are held until the next point.
+ * - Trading follows the target-weight rules of engine/strategy/buyhold.ts (TargetWeightBook): targets are
+ *   equity × (1 − `cashBuffer`) × weight; a holding is resized only outside `rebalanceBand`; a symbol of
+ *   weight 0 is sold in full; buys never spend more than the cash on hand, and when a rebalance that sells
+ *   has too little cash for its buys, the buys follow on the next bar, after the sells filled (so the gate,
+ *   which counts only cash already held, never denies them). Between rebalance points nothing trades except
+ *   that follow-up bar.
+ * - A restart (the clock is not persisted) re-ranks on its first warm bar and rebalances what it finds held,
+ *   like a fresh start: momentum's weights go stale, so unlike buy-and-hold it does not keep holding for up to
+ *   `rebalanceBars` bars (an agent restarted more often than that would otherwise never rotate).
+ * Decision records carry the momentum, the rank (1 = best; null while warming), whether the symbol is selected
+ * (weight > 0 in the weights being held) and the book's phase, target and value.
  */
-import type { OrderIntent, Symbol } from '../types.js';
+import type { Symbol } from '../types.js';
+import { TargetWeightBook } from './buyhold.js';
 import type { Strategy, StrategyContext, StrategyDecision, Tunable } from './strategy.js';
 
 export interface MomentumParams {
@@ -15,17 +37,45 @@ export interface MomentumParams {
   readonly rebalanceBand: number;
 }
 
+/** Momentum of each symbol: return over the last `lookbackBars` bars, null while fewer closes are known. */
+export function momentumScores(ctx: StrategyContext, lookbackBars: number): Map<Symbol, number | null> {
+  const scores = new Map<Symbol, number | null>();
+  for (const symbol of ctx.symbols) {
+    const closes = ctx.closes(symbol, lookbackBars + 1);
+    scores.set(symbol, closes.length > lookbackBars ? closes[closes.length - 1]! / closes[closes.length - 1 - lookbackBars]! - 1 : null);
+  }
+  return scores;
+}
+
+/** Symbols with a momentum, best first; ties keep the universe order (the sort is stable). */
+export function rankByMomentum(scores: ReadonlyMap<Symbol, number | null>): Array<[Symbol, number]> {
+  return [...scores.entries()].filter((e): e is [Symbol, number] => e[1] !== null).sort((a, b) => b[1] - a[1]);
+}
+
+/** 1 / topK for each of the first `topK` ranked symbols with a positive momentum; the others are left out (0). */
+export function momentumWeights(ranked: ReadonlyArray<readonly [Symbol, number]>, topK: number): Map<Symbol, number> {
+  return new Map(
+    ranked
+      .slice(0, topK)
+      .filter(([, r]) => r > 0)
+      .map(([s]) => [s, 1 / topK]),
+  );
+}
+
 export class MomentumStrategy implements Strategy {
   readonly name = 'momentum';
   readonly warmupBars: number;
   readonly tunables: readonly Tunable[];
   private readonly params: { -readonly [K in keyof MomentumParams]: MomentumParams[K] };
-  private barsSeen = 0;
+  private readonly book: TargetWeightBook;
+  /** the weights chosen at the last rebalance point, held until the next */
+  private weights: ReadonlyMap<Symbol, number> = new Map();
 
   constructor(params: MomentumParams) {
     this.params = { ...params };
     // History is kept for the configured look-back, so /threshold may shorten it but not lengthen it.
     this.warmupBars = params.lookbackBars + 1;
+    this.book = new TargetWeightBook(() => this.params, 'top-k momentum', { holdOnRestart: false });
     const tunable = (name: keyof MomentumParams, description: string, min: number, max: number, integer: boolean): Tunable => ({
       name,
       description,
@@ -47,47 +97,26 @@ export class MomentumStrategy implements Strategy {
   }
 
   decide(ctx: StrategyContext): StrategyDecision[] {
-    const rebalance = this.barsSeen % this.params.rebalanceBars === 0;
-    this.barsSeen += 1;
-    const scores = new Map<Symbol, number | null>();
-    for (const symbol of ctx.symbols) {
-      const closes = ctx.closes(symbol, this.params.lookbackBars + 1);
-      scores.set(symbol, closes.length > this.params.lookbackBars ? closes[closes.length - 1]! / closes[0]! - 1 : null);
-    }
-    const ranked = [...scores.entries()]
-      .filter((e): e is [Symbol, number] => e[1] !== null)
-      .sort((a, b) => b[1] - a[1]);
-    const chosen = new Set(ranked.slice(0, this.params.topK).filter(([, r]) => r > 0).map(([s]) => s));
-    const warm = ranked.length === ctx.symbols.length;
-    const target = (ctx.equity * (1 - this.params.cashBuffer)) / this.params.topK;
-
-    const decisions = ctx.symbols.map((symbol): StrategyDecision => {
-      const rank = ranked.findIndex(([s]) => s === symbol);
-      return {
+    const scores = momentumScores(ctx, this.params.lookbackBars);
+    const ranked = rankByMomentum(scores);
+    const rank = (symbol: Symbol): number | null => {
+      const i = ranked.findIndex(([s]) => s === symbol);
+      return i < 0 ? null : i + 1;
+    };
+    if (ranked.length < ctx.symbols.length) {
+      // Warming up: the clock has not started, nothing trades.
+      return ctx.symbols.map((symbol) => ({
         symbol,
-        features: { momentum: scores.get(symbol) ?? null },
-        signal: { rank: rank < 0 ? null : rank + 1, selected: chosen.has(symbol), rebalance: rebalance && warm },
-        intent: rebalance && warm ? this.intentFor(ctx, symbol, chosen.has(symbol), target) : null,
-      };
-    });
-    // Sells first: the simulated and real venues fill in submission order.
-    return decisions.sort((a, b) => rankSide(a.intent) - rankSide(b.intent));
-  }
-
-  private intentFor(ctx: StrategyContext, symbol: Symbol, selected: boolean, target: number): OrderIntent | null {
-    const price = ctx.price(symbol);
-    const held = ctx.held(symbol);
-    if (price === undefined) return null;
-    if (!selected) {
-      return held > 0 ? { symbol, side: 'sell', qty: held, source: 'strategy', reason: 'dropped out of the top momentum ranks' } : null;
+        features: { momentum: scores.get(symbol) ?? null, close: ctx.price(symbol) ?? null },
+        signal: { phase: 'warming', rank: rank(symbol), selected: false, rebalance: false },
+        intent: null,
+      }));
     }
-    const delta = target - held * price;
-    if (Math.abs(delta) <= this.params.rebalanceBand * target) return null;
-    if (delta > 0) return { symbol, side: 'buy', notional: delta, source: 'strategy', reason: held > 0 ? 'top-k momentum, topping up to target' : 'entered the top momentum ranks' };
-    return { symbol, side: 'sell', qty: Math.min(held, -delta / price), source: 'strategy', reason: 'top-k momentum, trimming to target' };
+    if (this.book.dueNext) this.weights = momentumWeights(ranked, this.params.topK);
+    return this.book.decide(ctx, this.weights).map((d) => ({
+      ...d,
+      features: { momentum: scores.get(d.symbol) ?? null, ...d.features },
+      signal: { rank: rank(d.symbol), selected: (this.weights.get(d.symbol) ?? 0) > 0, rebalance: d.signal.phase === 'rebalance', ...d.signal },
+    }));
   }
-}
-
-function rankSide(intent: OrderIntent | null): number {
-  return intent === null ? 2 : intent.side === 'sell' ? 0 : 1;
 }
