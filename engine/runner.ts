@@ -15,8 +15,11 @@ export interface RunOptions {
   readonly afterBatch?: (batch: BarBatch) => void;
 }
 
-/** How many batches an unpaced replay processes between yields. */
-const YIELD_EVERY = 64;
+/**
+ * An unpaced replay yields after this much work: a command then waits at most about this long behind market
+ * data, whatever a batch costs (a fixed count of batches meant 100 ms and more with the confidence strategy).
+ */
+const YIELD_AFTER_MS = 4;
 
 export async function runFeed(
   feed: MarketFeed,
@@ -24,19 +27,19 @@ export async function runFeed(
   options: RunOptions,
 ): Promise<'ended' | 'stopped'> {
   const intervalMs = options.barsPerSecond > 0 ? 1000 / options.barsPerSecond : 0;
-  let count = 0;
   let nextAt = Date.now();
+  let workSince = performance.now();
   while (!options.signal?.aborted) {
     const batch = feed.next();
     if (!batch) return 'ended';
     await handle(batch);
     options.afterBatch?.(batch);
-    count += 1;
     if (intervalMs > 0) {
       nextAt += intervalMs;
       await sleep(Math.max(0, nextAt - Date.now()), options.signal);
-    } else if (count % YIELD_EVERY === 0) {
+    } else if (performance.now() - workSince >= YIELD_AFTER_MS) {
       await yieldToEventLoop();
+      workSince = performance.now();
     }
   }
   return 'stopped';
