@@ -426,19 +426,21 @@ export class Engine implements EngineApi {
       batch.ts,
       strategy.name,
     );
-    for (const decision of decisions) {
-      const outcome = results.find((r) => r.intent === decision.intent);
-      journal.recordDecision({
-        ts: batch.ts,
-        symbol: decision.symbol,
-        strategy: strategy.name,
-        features: decision.features,
-        signal: decision.signal,
-        intent: outcome?.approved ?? decision.intent,
-        verdict: !outcome ? 'none' : outcome.denied !== undefined ? 'denied' : 'approved',
-        reason: outcome?.denied ?? outcome?.order?.rejectReason ?? null,
-      });
-    }
+    journal.recordDecisions(
+      decisions.map((decision) => {
+        const outcome = results.find((r) => r.intent === decision.intent);
+        return {
+          ts: batch.ts,
+          symbol: decision.symbol,
+          strategy: strategy.name,
+          features: decision.features,
+          signal: decision.signal,
+          intent: outcome?.approved ?? decision.intent,
+          verdict: !outcome ? 'none' : outcome.denied !== undefined ? 'denied' : 'approved',
+          reason: outcome?.denied ?? outcome?.order?.rejectReason ?? null,
+        };
+      }),
+    );
     this.lastDecisionAt = batch.ts;
     this.barsProcessed += 1;
     this.lastBarWallTime = this.deps.wallNow();

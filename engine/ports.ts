@@ -7,7 +7,8 @@ import type { BarBatch, DecisionRecord, EquitySnapshot, Fill, OrderState, Positi
 /** Append-mostly record of everything the engine did. Writes must not throw on the hot path. */
 export interface Journal {
   recordBars(batch: BarBatch): void;
-  recordDecision(decision: DecisionRecord): void;
+  /** One bar's decisions, written together (one transaction in SQLite: one commit per bar, not per symbol). */
+  recordDecisions(decisions: readonly DecisionRecord[]): void;
   /** Called before the order is sent (status `new`) and again whenever its status changes. */
   recordOrder(order: OrderState): void;
   recordFill(fill: Fill, realizedPnl: number): void;

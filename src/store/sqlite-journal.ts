@@ -32,8 +32,11 @@ export class SqliteJournal implements Journal {
     this.selectRecentFills = db.prepare('SELECT * FROM fills ORDER BY id DESC LIMIT ?');
   }
 
+  /** One transaction per batch: a commit per symbol costs more than the rows. */
   recordBars(batch: BarBatch): void {
-    for (const [symbol, b] of batch.bars) this.insertBar.run(symbol, b.ts, b.open, b.high, b.low, b.close, b.volume);
+    this.inTransaction(() => {
+      for (const [symbol, b] of batch.bars) this.insertBar.run(symbol, b.ts, b.open, b.high, b.low, b.close, b.volume);
+    });
   }
 
   /** A bar that failed the data-quality gate: kept for the record, with why. */
@@ -41,8 +44,16 @@ export class SqliteJournal implements Journal {
     this.insertFlagged.run(symbol, b.ts, b.open, b.high, b.low, b.close, b.volume, reason);
   }
 
-  recordDecision(d: DecisionRecord): void {
-    this.insertDecision.run(d.ts, d.symbol, d.strategy, JSON.stringify(d.features), JSON.stringify(d.signal), d.intent ? JSON.stringify(d.intent) : null, d.verdict, d.reason);
+  recordDecisions(decisions: readonly DecisionRecord[]): void {
+    this.inTransaction(() => {
+      for (const d of decisions) {
+        this.insertDecision.run(d.ts, d.symbol, d.strategy, JSON.stringify(d.features), JSON.stringify(d.signal), d.intent ? JSON.stringify(d.intent) : null, d.verdict, d.reason);
+      }
+    });
+  }
+
+  private inTransaction(work: () => void): void {
+    this.db.transaction(work)();
   }
 
   recordOrder(o: OrderState): void {
