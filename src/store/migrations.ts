@@ -75,4 +75,17 @@ export const MIGRATIONS: readonly string[] = [
   -- Limit orders: the price, USD per unit (NULL for market orders).
   ALTER TABLE orders ADD COLUMN limit_price REAL;
   `,
+  `
+  -- Digests carry a chart: a PNG attached to the message.
+  ALTER TABLE outbox ADD COLUMN image BLOB;
+  ALTER TABLE outbox ADD COLUMN image_name TEXT;
+
+  -- Every /advise answer, with the snapshot it was given, for later review.
+  CREATE TABLE advice (
+    id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,
+    actor TEXT NOT NULL, question TEXT NOT NULL,
+    snapshot TEXT NOT NULL, prompt TEXT NOT NULL,
+    answer TEXT NOT NULL, source TEXT NOT NULL, model TEXT, note TEXT
+  );
+  `,
 ];
