@@ -6,6 +6,7 @@
  */
 import {
   ActionRowBuilder,
+  AttachmentBuilder,
   ApplicationCommandOptionType,
   ButtonBuilder,
   ButtonStyle,
@@ -22,7 +23,7 @@ import {
   type Interaction,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import type { Notifier } from '../engine/ports.js';
+import type { NotificationImage, Notifier } from '../engine/ports.js';
 import type { RoleDirectory } from './auth.js';
 import type { CommandCore } from './dispatch.js';
 import type { Channel } from './notifier.js';
@@ -63,6 +64,7 @@ export class DiscordTransport implements Channel {
   readonly name = 'discord';
   /** Combined outbox messages stay under one 2000-character message with room for the "(×n)" suffixes. */
   readonly batchChars = 1_900;
+  readonly quiet = true;
   /** The current client; undefined before the first start, after a failed login, and after stop. */
   private client: Client | undefined;
   /** The current client's login: resolves once it is ready, rejects when its login failed. */
@@ -129,12 +131,14 @@ export class DiscordTransport implements Channel {
    * at 2000 characters, with mentions disabled (an alert can quote what a stranger typed). Throws when
    * Discord is unreachable or not logged in, so the outbox keeps the message and retries.
    */
-  async send(text: string): Promise<void> {
+  async send(text: string, image?: NotificationImage): Promise<void> {
     if (!this.opts.channelId) return;
     const client = this.client;
     if (!client?.isReady()) throw new Error('Discord is not connected');
-    for (const chunk of splitForLimit(text, DISCORD_LIMIT)) {
-      await client.rest.post(Routes.channelMessages(this.opts.channelId), { body: { content: chunk, allowed_mentions: { parse: [] } } });
+    for (const [i, chunk] of splitForLimit(text, DISCORD_LIMIT).entries()) {
+      // a picture rides on the first message
+      const files = i === 0 && image ? [{ name: image.filename, data: Buffer.from(image.png) }] : undefined;
+      await client.rest.post(Routes.channelMessages(this.opts.channelId), { body: { content: chunk, allowed_mentions: { parse: [] } }, ...(files ? { files } : {}) });
     }
   }
 
@@ -250,9 +254,38 @@ export class DiscordTransport implements Channel {
       await interaction.deleteReply();
       return;
     }
+    if (reply.stream) return this.streamReply(interaction, reply);
     const [first, ...rest] = this.render(reply);
-    await interaction.editReply(first!);
+    const files = reply.image ? [new AttachmentBuilder(Buffer.from(reply.image.png), { name: reply.image.filename })] : [];
+    await interaction.editReply({ ...first!, files });
     for (const message of rest) await interaction.followUp(message);
+  }
+
+  /** Show `text`, edit the reply as the answer grows (at most every 1.5 s), then edit in the final answer. */
+  private async streamReply(interaction: ChatInputCommandInteraction, reply: Reply): Promise<void> {
+    await interaction.editReply(this.render({ text: reply.text })[0]!);
+    let shown = reply.text;
+    let lastEdit = 0;
+    let editing: Promise<unknown> = Promise.resolve();
+    const edit = (text: string) => {
+      editing = editing
+        .then(() => interaction.editReply(this.render({ text })[0]!))
+        .catch((error: unknown) => this.opts.log.warn({ err: error }, 'discord: could not edit a streamed reply'));
+    };
+    const final = await reply.stream!((soFar) => {
+      const now = Date.now();
+      if (soFar === shown || now - lastEdit < STREAM_EDIT_MS) return;
+      shown = soFar;
+      lastEdit = now;
+      edit(soFar);
+    });
+    await editing;
+    if (final !== shown) {
+      edit(final);
+      await editing;
+    }
+    // an answer longer than one message continues in follow-ups
+    for (const message of this.render({ text: final }).slice(1)) await interaction.followUp(message);
   }
 
   /** Confirm (`c:<token>`) and Cancel (`x:<token>`): always acknowledged, so the button never spins. */
@@ -305,6 +338,9 @@ export class DiscordTransport implements Channel {
     });
   }
 }
+
+/** a streamed reply is edited at most this often */
+const STREAM_EDIT_MS = 1_500;
 
 const CONFIRM_PARAMS = ['token'];
 const CONFIRM_COMMAND: RESTPostAPIChatInputApplicationCommandsJSONBody = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/store/database.js';
 import { SqliteOutbox } from '../src/store/outbox.js';
-import { OutboxNotifier, type Channel } from './notifier.js';
+import { OutboxNotifier, quietHours, type Channel } from './notifier.js';
 
 class RecordingChannel implements Channel {
   readonly sent: string[] = [];
@@ -90,5 +90,83 @@ describe('OutboxNotifier', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(console.sent).toHaveLength(100);
     expect(hung.sent).toHaveLength(0);
+  });
+});
+
+describe('verbosity, quiet hours and pictures', () => {
+  class QuietChannel extends RecordingChannel {
+    readonly quiet = true;
+    readonly images: Array<string | undefined> = [];
+    override async send(text: string, image?: { png: Uint8Array; filename: string }): Promise<void> {
+      await super.send(text);
+      this.images.push(image?.filename);
+    }
+  }
+
+  it('sends each channel only its kinds, but kill and critical alerts everywhere', async () => {
+    const db = openDatabase(':memory:');
+    const notifier = new OutboxNotifier(new SqliteOutbox(db), '[SIM]', Date.now, { kinds: { telegram: ['trade', 'digest'] } });
+    const telegram = new RecordingChannel('telegram');
+    const discord = new RecordingChannel('discord');
+    notifier.addChannel(telegram);
+    notifier.addChannel(discord);
+    notifier.notify('info', 'replay ended');
+    notifier.notify('trade', 'BUY 1 BTC/USD');
+    notifier.notify('critical', 'reconciliation failed');
+    notifier.notify('risk', 'Denied ETH/USD');
+    await notifier.flush();
+    expect(telegram.sent).toEqual(['[SIM] reconciliation failed', '[SIM] BUY 1 BTC/USD']);
+    expect(discord.sent).toEqual(['[SIM] reconciliation failed', '[SIM] BUY 1 BTC/USD', '[SIM] Denied ETH/USD', '[SIM] replay ended']);
+  });
+
+  it('holds everything but kill and critical alerts on quiet channels during quiet hours, then delivers in order', async () => {
+    let now = Date.UTC(2026, 10, 22, 23, 0); // 23:00 UTC, inside 22:00–07:00
+    const db = openDatabase(':memory:');
+    const notifier = new OutboxNotifier(new SqliteOutbox(db, () => now), '[SIM]', () => now, { isQuiet: quietHours('22:00', '07:00', 'UTC') });
+    const phone = new QuietChannel('telegram');
+    const terminal = new RecordingChannel('console');
+    notifier.addChannel(phone);
+    notifier.addChannel(terminal);
+    notifier.notify('trade', 'BUY 1 BTC/USD');
+    notifier.notify('kill', 'KILL confirmed');
+    await notifier.flush();
+    expect(phone.sent).toEqual(['[SIM] KILL confirmed']);
+    expect(terminal.sent).toEqual(['[SIM] KILL confirmed', '[SIM] BUY 1 BTC/USD']); // the console has no quiet hours
+    now = Date.UTC(2026, 10, 23, 7, 0);
+    await notifier.flush();
+    expect(phone.sent).toEqual(['[SIM] KILL confirmed', expect.stringMatching(/^\[SIM\] BUY 1 BTC\/USD \(written 2026-11-22T23:00:00\.000Z\)$/)]);
+    notifier.close();
+  });
+
+  it('quiet hours wrap past midnight, follow the time zone, and equal ends mean none', () => {
+    const berlin = quietHours('22:00', '07:00', 'Europe/Berlin');
+    expect(berlin(Date.UTC(2026, 6, 1, 20, 30))).toBe(true); // 22:30 in Berlin (summer time)
+    expect(berlin(Date.UTC(2026, 6, 1, 5, 30))).toBe(false); // 07:30 in Berlin
+    expect(quietHours('01:00', '05:00', 'UTC')(Date.UTC(2026, 0, 1, 3))).toBe(true);
+    expect(quietHours('01:00', '05:00', 'UTC')(Date.UTC(2026, 0, 1, 5))).toBe(false);
+    expect(quietHours('00:00', '00:00', 'UTC')(Date.UTC(2026, 0, 1, 3))).toBe(false);
+  });
+
+  it('keeps a picture with its message: stored in the outbox, sent alone, never merged', async () => {
+    const db = openDatabase(':memory:');
+    const notifier = new OutboxNotifier(new SqliteOutbox(db), '[SIM]', Date.now);
+    const chat = new QuietChannel('telegram', 3_500);
+    chat.failing = true;
+    notifier.addChannel(chat);
+    const png = new Uint8Array([137, 80, 78, 71, 1, 2, 3]);
+    notifier.notify('digest', 'Daily digest', { png, filename: 'digest.png' });
+    notifier.notify('digest', 'Daily digest', { png, filename: 'digest.png' });
+    notifier.notify('info', 'replay ended');
+    await notifier.flush();
+    expect(db.prepare('SELECT image_name, length(image) AS bytes FROM outbox WHERE image IS NOT NULL').all()).toEqual([
+      { image_name: 'digest.png', bytes: 7 },
+      { image_name: 'digest.png', bytes: 7 },
+    ]);
+    chat.failing = false;
+    await new Promise((r) => setTimeout(r, 600)); // the channel's back-off
+    await notifier.flush();
+    expect(chat.images).toEqual([undefined, 'digest.png', 'digest.png']);
+    expect(chat.sent).toEqual(['[SIM] replay ended', '[SIM] Daily digest', '[SIM] Daily digest']);
+    notifier.close();
   });
 });

@@ -4,7 +4,7 @@
  * blocks the engine. A failing channel is backed off as a whole, so once it recovers its queue drains in
  * priority order; identical pending messages are merged into one with a count.
  */
-import type { NotificationKind, Notifier } from '../engine/ports.js';
+import type { NotificationImage, NotificationKind, Notifier } from '../engine/ports.js';
 
 export interface Channel {
   readonly name: string;
@@ -13,7 +13,17 @@ export interface Channel {
    * characters, so a burst of trades fits a chat service's rate limit.
    */
   readonly batchChars?: number;
-  send(text: string): Promise<void>;
+  /** chat services that respect quiet hours (the console does not: whoever watches it asked to) */
+  readonly quiet?: boolean;
+  send(text: string, image?: NotificationImage): Promise<void>;
+}
+
+/** What each channel receives, and when non-critical messages wait. */
+export interface NotifyPolicy {
+  /** kinds each channel receives, by channel name; a channel not listed receives everything */
+  readonly kinds?: Readonly<Record<string, readonly NotificationKind[]>>;
+  /** while it returns true, chat channels hold everything but kill and critical alerts */
+  readonly isQuiet?: (now: number) => boolean;
 }
 
 export interface OutboxRow {
@@ -25,12 +35,13 @@ export interface OutboxRow {
   readonly attempts: number;
   /** how many identical messages this row stands for */
   readonly repeats: number;
+  readonly image?: NotificationImage;
 }
 
 /** Persistence for the notifier; src/store implements it on the `outbox` table. */
 export interface Outbox {
-  /** Adds a row, or bumps the count of an identical pending one. */
-  enqueue(channel: string, kind: NotificationKind, priority: number, text: string): void;
+  /** Adds a row, or bumps the count of an identical pending one (never for a row with an image). */
+  enqueue(channel: string, kind: NotificationKind, priority: number, text: string, image?: NotificationImage): void;
   /** Pending rows, highest priority (lowest number) first, then oldest first. */
   pending(channel: string, limit: number): OutboxRow[];
   markSent(id: number, now: number): void;
@@ -41,6 +52,8 @@ export interface Outbox {
 export const PRIORITY: Record<NotificationKind, number> = { kill: 0, critical: 0, state: 1, trade: 1, risk: 1, info: 2, digest: 3 };
 
 const MAX_BACKOFF_MS = 60_000;
+/** how often held messages are looked at again during quiet hours */
+const QUIET_RECHECK_MS = 60_000;
 /** A message delivered this much later than it was written says when it was written. */
 const LATE_MS = 30_000;
 
@@ -62,6 +75,7 @@ export class OutboxNotifier implements Notifier {
     /** "[SIM]", "[PAPER]" or "[LIVE]": every message starts with it */
     private readonly tag: string,
     private readonly now: () => number = Date.now,
+    private readonly policy: NotifyPolicy = {},
   ) {}
 
   addChannel(channel: Channel): void {
@@ -70,9 +84,14 @@ export class OutboxNotifier implements Notifier {
     this.schedule(); // rows left from before a restart
   }
 
-  notify(kind: NotificationKind, text: string): void {
+  notify(kind: NotificationKind, text: string, image?: NotificationImage): void {
     if (this.closed) return; // after shutdown the store is gone; the stop message was the last one
-    for (const channel of this.channels) this.outbox.enqueue(channel.name, kind, PRIORITY[kind], `${this.tag} ${text}`);
+    for (const channel of this.channels) {
+      const kinds = this.policy.kinds?.[channel.name];
+      // kill and critical alerts reach every channel, whatever its verbosity
+      if (kinds && PRIORITY[kind] !== 0 && !kinds.includes(kind)) continue;
+      this.outbox.enqueue(channel.name, kind, PRIORITY[kind], `${this.tag} ${text}`, image);
+    }
     this.schedule();
   }
 
@@ -112,7 +131,8 @@ export class OutboxNotifier implements Notifier {
     for (const row of rows) {
       const length = this.render(row).length + 1;
       const last = groups[groups.length - 1];
-      if (last && limit > 0 && size + length <= limit) {
+      // a message with a picture goes alone
+      if (last && limit > 0 && size + length <= limit && !row.image && !last[0]!.image) {
         last.push(row);
         size += length;
       } else {
@@ -140,12 +160,19 @@ export class OutboxNotifier implements Notifier {
   private async deliverChannel(channel: Channel): Promise<void> {
     const health = this.health.get(channel.name)!;
     if (this.now() < health.retryAt) return;
+    const quiet = channel.quiet === true && (this.policy.isQuiet?.(this.now()) ?? false);
     while (!this.closed) {
-      const batch = this.outbox.pending(channel.name, 50);
+      let batch = this.outbox.pending(channel.name, 50);
+      if (quiet) {
+        // quiet hours: only kill and critical alerts go out; the rest waits, in order, until they end
+        const held = batch.length;
+        batch = batch.filter((row) => PRIORITY[row.kind] === 0);
+        if (batch.length < held) this.recheckLater(health);
+      }
       if (batch.length === 0) return;
       for (const group of this.combine(batch, channel.batchChars ?? 0)) {
         try {
-          await channel.send(group.map((row) => this.render(row)).join('\n'));
+          await channel.send(group.map((row) => this.render(row)).join('\n'), group[0]!.image);
           for (const row of group) this.outbox.markSent(row.id, this.now());
           health.failures = 0;
         } catch (error) {
@@ -159,6 +186,30 @@ export class OutboxNotifier implements Notifier {
           return;
         }
       }
+      if (quiet) return; // what is left is held until the quiet hours end
     }
   }
+
+  private recheckLater(health: ChannelHealth): void {
+    clearTimeout(health.timer);
+    health.timer = setTimeout(() => void this.flush(), QUIET_RECHECK_MS);
+    health.timer.unref();
+  }
+}
+
+/**
+ * Quiet hours as "HH:MM" start and end in an IANA time zone; a span past midnight (22:00 to 07:00) wraps.
+ * Equal start and end mean no quiet hours.
+ */
+export function quietHours(start: string, end: string, timeZone: string): (now: number) => boolean {
+  const minutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+  const from = minutes(start);
+  const to = minutes(end);
+  const clock = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  return (now) => {
+    if (from === to) return false;
+    const [h, m] = clock.format(now).split(':').map(Number);
+    const t = h! * 60 + m!;
+    return from < to ? t >= from && t < to : t >= from || t < to;
+  };
 }

@@ -15,10 +15,24 @@ export interface Actor {
   readonly role: Role | null;
 }
 
+/** A picture sent with a reply (a chart): PNG bytes and the file name shown to the user. */
+export interface ReplyImage {
+  readonly png: Uint8Array;
+  readonly filename: string;
+}
+
 export interface Reply {
   readonly text: string;
   /** present when the command waits for the same actor to confirm with this token */
   readonly confirmToken?: string;
+  /** sent before the text (Telegram photo, Discord attachment; the console saves it and prints the path) */
+  readonly image?: ReplyImage;
+  /**
+   * A reply that grows (the advisor streaming an answer): the transport shows `text` at once, passes each
+   * longer version to the screen as `progress` reports it (editing the message, throttled), and ends with the
+   * text the promise resolves to.
+   */
+  readonly stream?: (progress: (soFar: string) => void) => Promise<string>;
 }
 
 export interface ParamSpec {

@@ -6,8 +6,8 @@
 import { autoRetry } from '@grammyjs/auto-retry';
 import { run, type RunnerHandle } from '@grammyjs/runner';
 import { apiThrottler } from '@grammyjs/transformer-throttler';
-import { Bot, GrammyError, InlineKeyboard } from 'grammy';
-import type { Notifier } from '../engine/ports.js';
+import { Bot, GrammyError, InlineKeyboard, InputFile } from 'grammy';
+import type { NotificationImage, Notifier } from '../engine/ports.js';
 import type { RoleDirectory } from './auth.js';
 import type { CommandCore } from './dispatch.js';
 import type { Channel } from './notifier.js';
@@ -15,6 +15,10 @@ import type { Actor, Reply } from './registry.js';
 import { escapeHtml, splitForLimit } from './render.js';
 
 export const TELEGRAM_LIMIT = 4096;
+/** Telegram's photo caption limit */
+const CAPTION_LIMIT = 1024;
+/** a streamed reply is edited at most this often (Telegram rate-limits edits) */
+const EDIT_EVERY_MS = 1_500;
 
 export interface TelegramOptions {
   readonly token: string;
@@ -35,6 +39,7 @@ export class TelegramConflictError extends Error {}
 export class TelegramTransport implements Channel {
   readonly name = 'telegram';
   readonly batchChars = 3_500;
+  readonly quiet = true;
   readonly bot: Bot;
   private runner: RunnerHandle | undefined;
   private isStopped = false;
@@ -108,8 +113,10 @@ export class TelegramTransport implements Channel {
   }
 
   /** Alerts and digests: to TELEGRAM_CHAT_ID. Throws when Telegram is unreachable, so the outbox retries. */
-  async send(text: string): Promise<void> {
+  async send(text: string, image?: NotificationImage): Promise<void> {
     if (!this.opts.chatId) return;
+    // the text already starts with the mode tag; the caption gets its first line
+    if (image) await this.bot.api.sendPhoto(this.opts.chatId, new InputFile(image.png, image.filename), { caption: escapeHtml(text.split('\n')[0]!.slice(0, CAPTION_LIMIT)), parse_mode: 'HTML' });
     for (const chunk of splitForLimit(text, TELEGRAM_LIMIT, escapeHtml)) {
       await this.bot.api.sendMessage(this.opts.chatId, escapeHtml(chunk), { parse_mode: 'HTML' });
     }
@@ -147,10 +154,51 @@ export class TelegramTransport implements Channel {
   }
 
   private async reply(chatId: number, reply: Reply): Promise<void> {
-    const chunks = splitForLimit(`${this.opts.tag} ${reply.text}`, TELEGRAM_LIMIT, escapeHtml);
+    if (reply.image) await this.sendPhoto(chatId, reply.image.png, reply.image.filename, reply.text.split('\n')[0]!);
+    if (reply.stream) return this.streamReply(chatId, reply);
+    await this.sendText(chatId, reply.text, reply.confirmToken);
+  }
+
+  /** A photo with a one-line caption; the full text follows as its own message. */
+  private async sendPhoto(chatId: number | string, png: Uint8Array, filename: string, caption: string): Promise<void> {
+    const text = `${this.opts.tag} ${caption}`.slice(0, CAPTION_LIMIT);
+    await this.bot.api.sendPhoto(chatId, new InputFile(png, filename), { caption: escapeHtml(text), parse_mode: 'HTML' });
+  }
+
+  /** Send `text` first, edit it as the answer grows (at most every 1.5 s), then edit in the final answer. */
+  private async streamReply(chatId: number, reply: Reply): Promise<void> {
+    const first = await this.bot.api.sendMessage(chatId, escapeHtml(`${this.opts.tag} ${reply.text}`), { parse_mode: 'HTML' });
+    let shown = reply.text;
+    let lastEdit = 0;
+    let editing: Promise<unknown> = Promise.resolve();
+    const edit = (text: string) => {
+      const chunk = splitForLimit(`${this.opts.tag} ${text}`, TELEGRAM_LIMIT, escapeHtml)[0]!;
+      editing = editing
+        .then(() => this.bot.api.editMessageText(chatId, first.message_id, escapeHtml(chunk), { parse_mode: 'HTML' }))
+        .catch((error: unknown) => this.opts.log.warn({ err: error }, 'telegram: could not edit a streamed reply'));
+    };
+    const final = await reply.stream!((soFar) => {
+      const now = Date.now();
+      if (soFar === shown || now - lastEdit < EDIT_EVERY_MS) return;
+      shown = soFar;
+      lastEdit = now;
+      edit(soFar);
+    });
+    await editing;
+    const chunks = splitForLimit(`${this.opts.tag} ${final}`, TELEGRAM_LIMIT, escapeHtml);
+    if (final !== shown) {
+      edit(final);
+      await editing;
+    }
+    // an answer longer than one message continues in new messages
+    for (const chunk of chunks.slice(1)) await this.bot.api.sendMessage(chatId, escapeHtml(chunk), { parse_mode: 'HTML' });
+  }
+
+  private async sendText(chatId: number, text: string, confirmToken: string | undefined): Promise<void> {
+    const chunks = splitForLimit(`${this.opts.tag} ${text}`, TELEGRAM_LIMIT, escapeHtml);
     for (const [i, chunk] of chunks.entries()) {
       const last = i === chunks.length - 1;
-      const keyboard = last && reply.confirmToken ? new InlineKeyboard().text('Confirm', `c:${reply.confirmToken}`).text('Cancel', `x:${reply.confirmToken}`) : undefined;
+      const keyboard = last && confirmToken ? new InlineKeyboard().text('Confirm', `c:${confirmToken}`).text('Cancel', `x:${confirmToken}`) : undefined;
       await this.bot.api.sendMessage(chatId, escapeHtml(chunk), { parse_mode: 'HTML', ...(keyboard ? { reply_markup: keyboard } : {}) });
     }
   }

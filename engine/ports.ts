@@ -31,9 +31,15 @@ export interface StateStore {
 
 export type NotificationKind = 'kill' | 'critical' | 'trade' | 'risk' | 'state' | 'info' | 'digest';
 
+/** A picture attached to a message (a digest's chart). */
+export interface NotificationImage {
+  readonly png: Uint8Array;
+  readonly filename: string;
+}
+
 /** Outbound messages for the operator. Implementations queue; they never block the engine. */
 export interface Notifier {
-  notify(kind: NotificationKind, text: string): void;
+  notify(kind: NotificationKind, text: string, image?: NotificationImage): void;
 }
 
 /** Market time for the engine. Replay sets it from the bars; live reads the wall clock. */

@@ -37,6 +37,8 @@ export interface FakeMessage {
   flags: number;
   deleted: boolean;
   readonly at: number;
+  /** files uploaded with the message (multipart/form-data, files[n]) */
+  attachments: Array<{ filename: string; bytes: Buffer }>;
 }
 
 interface InteractionRecord {
@@ -413,15 +415,29 @@ export class FakeDiscord {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://x');
-    const raw = await readBody(req);
+    const rawBytes = await readBody(req);
     const method = req.method ?? 'GET';
     const match = url.pathname.match(/^\/api\/v(\d+)(\/.*)$/);
     const path = decodeURIComponent(match?.[2] ?? url.pathname);
     let body: unknown;
-    try {
-      body = raw ? JSON.parse(raw) : undefined;
-    } catch {
-      body = raw;
+    const contentType = req.headers['content-type'] ?? '';
+    if (contentType.startsWith('multipart/form-data')) {
+      // discord.js sends files as multipart: the JSON body in payload_json, each file as files[n]
+      const form = await new Response(rawBytes, { headers: { 'content-type': contentType } }).formData();
+      const files: Array<{ filename: string; bytes: Buffer }> = [];
+      let payload: Record<string, unknown> = {};
+      for (const [field, value] of form.entries()) {
+        if (field === 'payload_json' && typeof value === 'string') payload = JSON.parse(value) as Record<string, unknown>;
+        else if (typeof value !== 'string') files.push({ filename: value.name, bytes: Buffer.from(await value.arrayBuffer()) });
+      }
+      body = { ...payload, [UPLOADS]: files };
+    } else {
+      const raw = rawBytes.toString();
+      try {
+        body = raw ? JSON.parse(raw) : undefined;
+      } catch {
+        body = raw;
+      }
     }
     const reply = (status: number, payload?: unknown, headers: Record<string, string> = {}) => {
       this.calls.push({ method, path, query: url.searchParams, body, status, at: Date.now() });
@@ -553,6 +569,7 @@ export class FakeDiscord {
           message.content = String(merged.content ?? '');
           message.embeds = (merged.embeds ?? []) as FakeMessage['embeds'];
           message.components = (merged.components ?? []) as FakeMessage['components'];
+          message.attachments.push(...uploadsOf(b));
           return reply(200, this.messageObject(message));
         }
       }
@@ -572,6 +589,7 @@ export class FakeDiscord {
       flags: Number(body.flags ?? 0),
       deleted: false,
       at: Date.now(),
+      attachments: uploadsOf(body),
     };
     this.messages.push(message);
     return message;
@@ -649,11 +667,18 @@ function validateCommand(c: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve) => {
-    let data = '';
-    req.on('data', (chunk: Buffer) => (data += chunk.toString()));
-    req.on('end', () => resolve(data));
-    req.on('error', () => resolve(data));
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', () => resolve(Buffer.concat(chunks)));
   });
+}
+
+/** where a multipart request's uploaded files ride along in the parsed body */
+const UPLOADS = Symbol('uploads');
+
+function uploadsOf(body: Record<string | symbol, unknown>): Array<{ filename: string; bytes: Buffer }> {
+  return (body[UPLOADS] as Array<{ filename: string; bytes: Buffer }> | undefined) ?? [];
 }

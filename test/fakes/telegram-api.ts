@@ -13,6 +13,13 @@ export interface SentCall {
   readonly at: number;
 }
 
+/** A file the bot uploaded (multipart/form-data, as grammY sends an InputFile). */
+export interface UploadedFile {
+  readonly field: string;
+  readonly filename: string;
+  readonly bytes: Buffer;
+}
+
 interface Fault {
   readonly method: string | undefined;
   readonly chatId?: number;
@@ -113,6 +120,20 @@ export class FakeTelegram {
     }
   }
 
+  /** Photos the bot sent (sendPhoto), with the uploaded bytes. */
+  photos(chatId?: number): Array<{ chat_id: number; caption?: string; file: UploadedFile; at: number }> {
+    return this.calls
+      .filter((c) => c.method === 'sendPhoto' && (chatId === undefined || Number(c.params.chat_id) === chatId))
+      .map((c) => ({ chat_id: Number(c.params.chat_id), caption: c.params.caption as string | undefined, file: c.params.photo as UploadedFile, at: c.at }));
+  }
+
+  /** Edits of a message's text, in order. */
+  edits(messageId?: number): Array<{ chat_id: number; message_id: number; text: string; at: number }> {
+    return this.calls
+      .filter((c) => c.method === 'editMessageText' && (messageId === undefined || Number(c.params.message_id) === messageId))
+      .map((c) => ({ ...(c.params as { chat_id: number; message_id: number; text: string }), at: c.at }));
+  }
+
   /** Messages the bot sent, in order. */
   messages(chatId?: number): Array<{ chat_id: number; text: string; reply_markup?: unknown; parse_mode?: string; at: number }> {
     return this.calls
@@ -158,7 +179,7 @@ export class FakeTelegram {
     if (!match) return json(res, 404, { ok: false, error_code: 404, description: 'Not Found' });
     if (match[1] !== this.token) return json(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
     const method = match[2]!;
-    const params = body ? (JSON.parse(body) as Record<string, unknown>) : {};
+    const params = await parseParams(body, req.headers['content-type']);
     const faultIndex = this.faults.findIndex((f) => (f.method === undefined || f.method === method) && (f.chatId === undefined || Number(params.chat_id) === f.chatId));
     if (faultIndex >= 0 && method !== 'getUpdates') {
       const fault = this.faults.splice(faultIndex, 1)[0]!;
@@ -180,11 +201,32 @@ export class FakeTelegram {
       case 'close':
         return json(res, 200, { ok: true, result: true });
       case 'sendMessage':
-      case 'editMessageText':
         return json(res, 200, {
           ok: true,
           result: { message_id: this.nextMessageId++, date: Math.floor(Date.now() / 1000), chat: { id: params.chat_id, type: 'private' }, from: BOT_USER, text: params.text },
         });
+      case 'editMessageText':
+        return json(res, 200, {
+          ok: true,
+          result: { message_id: Number(params.message_id), date: Math.floor(Date.now() / 1000), edit_date: Math.floor(Date.now() / 1000), chat: { id: params.chat_id, type: 'private' }, from: BOT_USER, text: params.text },
+        });
+      case 'sendPhoto': {
+        const photo = params.photo as UploadedFile | undefined;
+        if (!photo || !Buffer.isBuffer(photo.bytes) || photo.bytes.length === 0) {
+          return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: there is no photo in the request' });
+        }
+        return json(res, 200, {
+          ok: true,
+          result: {
+            message_id: this.nextMessageId++,
+            date: Math.floor(Date.now() / 1000),
+            chat: { id: params.chat_id, type: 'private' },
+            from: BOT_USER,
+            photo: [{ file_id: `photo${this.nextMessageId}`, file_unique_id: `u${this.nextMessageId}`, width: 1000, height: 700, file_size: photo.bytes.length }],
+            ...(params.caption ? { caption: params.caption } : {}),
+          },
+        });
+      }
       case 'editMessageReplyMarkup':
         return json(res, 200, { ok: true, result: true });
       case 'getUpdates':
@@ -223,11 +265,32 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve) => {
-    let data = '';
-    req.on('data', (chunk: Buffer) => (data += chunk.toString()));
-    req.on('end', () => resolve(data));
-    req.on('error', () => resolve(data));
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', () => resolve(Buffer.concat(chunks)));
   });
+}
+
+/** JSON bodies, and multipart/form-data (uploads): string fields as strings, files as UploadedFile. */
+async function parseParams(body: Buffer, contentType: string | undefined): Promise<Record<string, unknown>> {
+  if (body.length === 0) return {};
+  if (!contentType?.startsWith('multipart/form-data')) return JSON.parse(body.toString()) as Record<string, unknown>;
+  const form = await new Response(body, { headers: { 'content-type': contentType } }).formData();
+  const params: Record<string, unknown> = {};
+  for (const [field, value] of form.entries()) {
+    if (typeof value === 'string') {
+      // grammY sends non-string parameters of a multipart request as JSON
+      params[field] = /^[[{]/.test(value) ? (JSON.parse(value) as unknown) : value;
+    } else {
+      params[field] = { field, filename: value.name, bytes: Buffer.from(await value.arrayBuffer()) } satisfies UploadedFile;
+    }
+  }
+  // grammY names the file part by a random id and puts "attach://<id>" in the field
+  for (const [key, value] of Object.entries(params)) {
+    if (typeof value === 'string' && value.startsWith('attach://')) params[key] = params[value.slice('attach://'.length)];
+  }
+  return params;
 }
