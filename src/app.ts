@@ -2,11 +2,14 @@
  * The agent: SQLite, the notifier, the command core and its transports around one running market (sim, or
  * Alpaca paper/live). Everything it needs to continue after a restart is in SQLite.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import type { NotificationImage } from '../engine/ports.js';
 import { ConsoleTransport } from '../bot/console.js';
 import { buildCommands } from '../bot/commands.js';
 import { CommandCore } from '../bot/dispatch.js';
-import { OutboxNotifier } from '../bot/notifier.js';
+import { OutboxNotifier, quietHours } from '../bot/notifier.js';
 import type { EngineApi } from '../engine/api.js';
 import { GrammyError } from 'grammy';
 import { RoleDirectory } from '../bot/auth.js';
@@ -88,7 +91,11 @@ async function assemble(
   const journal = new SqliteJournal(db);
   const state = new SqliteStateStore(db);
   const tag = modeTag(mode);
-  const notifier = (parts.notifier = new OutboxNotifier(new SqliteOutbox(db), tag));
+  const r = config.reports;
+  const notifier = (parts.notifier = new OutboxNotifier(new SqliteOutbox(db), tag, Date.now, {
+    kinds: { telegram: r.verbosity.telegram, discord: r.verbosity.discord },
+    isQuiet: quietHours(r.quietHours.start, r.quietHours.end, r.timezone),
+  }));
   const context: MarketContext = { config, mode, journal, state, notifier, log, env: io.env ?? process.env };
 
   const market = mode === 'sim' ? createSimMarket(context) : await createAlpacaMarket(context);
@@ -98,7 +105,7 @@ async function assemble(
   const audit = new SqliteAuditLog(db);
   const commands = buildCommands({ recentAudit: (n) => audit.recent(n), health: () => `${notifier.describe()}\n${market.health()}` });
   const core = new CommandCore(engine, commands, audit, notifier, { confirmTtlMs: config.commands.confirmTtlSeconds * 1000 });
-  const chat = new ConsoleTransport(core, tag, io.input, io.output);
+  const chat = new ConsoleTransport(core, tag, io.input, io.output, (image) => saveChart(config.store.path, image));
   notifier.addChannel(chat);
   const telegram = (parts.telegram = io.transports.TELEGRAM_BOT_TOKEN ? await startTelegram(io.transports, core, notifier, tag, log) : undefined);
   const discord = (parts.discord = io.transports.DISCORD_BOT_TOKEN ? await startDiscord(io.transports, core, notifier, tag, log) : undefined);
@@ -127,6 +134,15 @@ async function assemble(
     onEnd: () => log.info('console input closed; the agent keeps running (Ctrl-C or SIGTERM stops it)'),
   });
   return { stop, engine, notifier };
+}
+
+/** Charts shown in the console are saved beside the database (charts/), where the operator can open them. */
+function saveChart(dbPath: string, image: NotificationImage): string {
+  const dir = join(dirname(resolve(dbPath)), 'charts');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, image.filename);
+  writeFileSync(file, image.png);
+  return file;
 }
 
 /**

@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { LIMIT_SPECS, type RiskLimits } from '../engine/risk/limits.js';
 import { STRATEGY_NAMES, sixtyFortyWeights } from '../engine/strategy/index.js';
+import { validCron } from './report-schedule.js';
 
 const positive = z.number().positive();
 const fraction = z.number().min(0).lt(1);
@@ -22,6 +23,18 @@ const limitsSchema = z.strictObject(
     }),
   ) as Record<keyof RiskLimits, z.ZodNumber>,
 );
+
+const cronExpression = z.string().refine(validCron, 'must be a cron expression: minute hour day month weekday, e.g. "0 8 * * *"');
+const timeZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as UTC or Europe/Berlin');
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour)');
+const kinds = z.array(z.enum(['kill', 'critical', 'state', 'trade', 'risk', 'info', 'digest']));
 
 export const configSchema = z.strictObject({
   mode: z.enum(['auto', 'sim', 'paper', 'live']),
@@ -111,6 +124,17 @@ export const configSchema = z.strictObject({
   }),
   store: z.strictObject({ path: z.string().min(1) }),
   commands: z.strictObject({ confirmTtlSeconds: z.number().int().min(5).max(3_600) }),
+  reports: z.strictObject({
+    dailyCron: cronExpression,
+    weeklyCron: cronExpression,
+    timezone: timeZone,
+    quietHours: z.strictObject({ start: hhmm, end: hhmm }),
+    verbosity: z.strictObject({ telegram: kinds, discord: kinds }),
+    advisor: z.strictObject({
+      timeoutSeconds: z.number().min(1).max(600),
+      firstTokenSeconds: z.number().min(1).max(600),
+    }),
+  }),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']) }),
 }).superRefine((c, ctx) => {
   // The 60/40 baseline holds BTC/USD and ETH/USD: an agent told to run it on a universe with neither is refused.
