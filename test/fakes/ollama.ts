@@ -8,6 +8,12 @@
  * lexicon so tests can tell who answered, and free-form requests (e.g. an advisor question) with plain text.
  * Faults: `delayMs` (a slow or hung model), `failWith(status, times)`, `malformed` content or body, and `down`
  * (connections dropped). Every request is logged with its parsed body and whether the client gave up on it.
+ *
+ * Streaming knobs (stream:true only): `streamChunks` (the exact content pieces, instead of splitting the reply into
+ * words), `firstChunkDelayMs` (headers go out at once, the first chunk after this: a model slow to start),
+ * `chunkDelayMs` (gap before each later chunk: a stalled model), and `breakAfterChunks` + `breakMode` (after that
+ * many content chunks the socket is destroyed, or an `{"error"}` line ends the stream, like a runner that crashed).
+ * `reset()` puts every knob back.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -37,7 +43,18 @@ export interface ReceivedRequest {
   status?: number;
   /** The client closed the connection before the answer was sent (e.g. its timeout fired). */
   aborted: boolean;
+  /** Streamed answers: content chunks written so far. */
+  chunksSent?: number;
+  /** The fake itself broke the stream (`breakAfterChunks`); then `aborted` stays false. */
+  brokenByFake?: boolean;
 }
+
+/**
+ * How a stream breaks after `breakAfterChunks`:
+ * - 'destroy': the socket is destroyed mid-body (a crashed server, a dropped connection).
+ * - 'error': an NDJSON `{"error": "..."}` line and the end of the body, as Ollama does when the runner fails.
+ */
+export type BreakMode = 'destroy' | 'error';
 
 /**
  * - 'not-json': the content is prose, not JSON.
@@ -88,6 +105,17 @@ export class FakeOllama {
   delayMs = 0;
   /** Break the content or body of chat answers until set back to false. */
   malformed: MalformedMode | false = false;
+  /** Streamed answers: these content pieces, in order, instead of the reply split into words. */
+  streamChunks: readonly string[] | undefined = undefined;
+  /** Streamed answers: headers go out at once; the first chunk after this many ms. */
+  firstChunkDelayMs = 0;
+  /** Streamed answers: wait this many ms before each chunk after the first. */
+  chunkDelayMs = 0;
+  /** Streamed answers: break the stream after this many content chunks (see `breakMode`). */
+  breakAfterChunks: number | undefined = undefined;
+  breakMode: BreakMode = 'destroy';
+  /** The message of the `{"error"}` line for breakMode 'error'. */
+  breakMessage = 'llama runner process has terminated: signal: killed';
   readonly models: string[];
   readonly version: string;
   private readonly server: Server;
@@ -123,6 +151,22 @@ export class FakeOllama {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Every knob back to its default, pending faults dropped, the request log cleared. */
+  reset(): void {
+    this.reply = defaultReply;
+    this.delayMs = 0;
+    this.malformed = false;
+    this.streamChunks = undefined;
+    this.firstChunkDelayMs = 0;
+    this.chunkDelayMs = 0;
+    this.breakAfterChunks = undefined;
+    this.breakMode = 'destroy';
+    this.breakMessage = 'llama runner process has terminated: signal: killed';
+    this.faults = [];
+    this.isDown = false;
+    this.requests.length = 0;
+  }
+
   /** The next `times` chat requests fail with this HTTP status and an Ollama-style {"error"} body. */
   failWith(status: number, times = 1, message = status >= 500 ? 'llama runner process has terminated' : 'bad request'): void {
     for (let i = 0; i < times; i++) this.faults.push({ status, message });
@@ -149,6 +193,21 @@ export class FakeOllama {
     }
   }
 
+  /** Waits `ms`, or less if the client goes away first (a closed response resolves it at once). */
+  private sleep(ms: number, res: ServerResponse): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.timers.delete(t);
+        res.off('close', done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.timers.add(t);
+      res.on('close', done);
+    });
+  }
+
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.isDown) {
       req.socket.destroy();
@@ -165,7 +224,7 @@ export class FakeOllama {
     const entry: ReceivedRequest = { method: req.method ?? 'GET', path, body, at: Date.now(), aborted: false };
     this.requests.push(entry);
     res.on('close', () => {
-      if (!res.writableFinished) entry.aborted = true;
+      if (!res.writableFinished && !entry.brokenByFake) entry.aborted = true;
     });
     const send = (status: number, payload: unknown): void => {
       entry.status = status;
@@ -191,18 +250,7 @@ export class FakeOllama {
     send: (status: number, payload: unknown) => void,
   ): Promise<void> {
     if (this.delayMs > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.timers.delete(t);
-          resolve();
-        }, this.delayMs);
-        this.timers.add(t);
-        res.on('close', () => {
-          clearTimeout(t);
-          this.timers.delete(t);
-          resolve();
-        });
-      });
+      await this.sleep(this.delayMs, res);
       if (res.destroyed || res.writableEnded) return;
     }
     const fault = this.faults.shift();
@@ -218,8 +266,10 @@ export class FakeOllama {
       res.end('{"model":"' + chatReq.model + '","message":{"role":"assist');
       return;
     }
+    const chunks = this.streamChunks;
     let content: string;
-    if (this.malformed === 'not-json') content = 'Sure! Here is my assessment: the first headline looks bullish, the rest are mixed.';
+    if (chunks !== undefined && this.malformed === false) content = chunks.join('');
+    else if (this.malformed === 'not-json') content = 'Sure! Here is my assessment: the first headline looks bullish, the rest are mixed.';
     else if (this.malformed === 'wrong-shape') content = JSON.stringify({ sentiment: 'bullish', confidence: 'high' });
     else {
       try {
@@ -244,10 +294,32 @@ export class FakeOllama {
     }
     // Ollama streams by default: NDJSON, one line per token chunk, then a final done:true line with the stats.
     entry.status = 200;
+    entry.chunksSent = 0;
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-    for (const piece of content.match(/\S+\s*|\s+/g) ?? []) {
+    res.flushHeaders();
+    const pieces = chunks !== undefined && this.malformed === false ? chunks : (content.match(/\S+\s*|\s+/g) ?? []);
+    const breakAfter = this.breakAfterChunks;
+    for (const [i, piece] of pieces.entries()) {
+      if (breakAfter !== undefined && i >= breakAfter) break;
+      const wait = i === 0 ? this.firstChunkDelayMs : this.chunkDelayMs;
+      if (wait > 0) await this.sleep(wait, res);
+      if (res.destroyed || res.writableEnded) return;
       res.write(JSON.stringify({ model: chatReq.model, created_at: created(), message: { role: 'assistant', content: piece }, done: false }) + '\n');
+      entry.chunksSent++;
     }
+    if (breakAfter !== undefined && breakAfter < pieces.length) {
+      if (this.breakMode === 'error') {
+        res.end(JSON.stringify({ error: this.breakMessage }) + '\n');
+        return;
+      }
+      entry.brokenByFake = true;
+      // Give the written chunks a moment to reach the client, then cut the connection mid-body.
+      await this.sleep(20, res);
+      res.socket?.destroy();
+      return;
+    }
+    if (pieces.length === 0 && this.firstChunkDelayMs > 0) await this.sleep(this.firstChunkDelayMs, res);
+    if (res.destroyed || res.writableEnded) return;
     res.end(JSON.stringify({ model: chatReq.model, created_at: created(), message: { role: 'assistant', content: '' }, done: true, done_reason: 'stop', ...stats }) + '\n');
   }
 }
