@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { KillReport, LimitsView, RiskUsage, StatusView } from '../engine/api.js';
 import { formatPct, formatQty, formatUsd } from '../engine/money.js';
-import { defineCommand, usage, type AuditEntry, type CommandDef } from './registry.js';
+import { defineCommand, usage, type AuditEntry, type CommandDef, type Reply } from './registry.js';
 
 /** What commands read besides the engine: the audit trail and the health of the chat channels. */
 export interface CommandDeps {
@@ -10,6 +10,12 @@ export interface CommandDeps {
   readonly recentAudit: (limit: number) => ReadonlyArray<AuditEntry & { readonly ts: number }>;
   /** one line per channel, e.g. "telegram ok, 0 queued" */
   readonly health: () => string;
+  /** stats, digests and the advisor (absent in tests that do not need them) */
+  readonly reports?: {
+    stats(period: '1d' | '7d' | '30d' | 'all'): Reply;
+    digest(): Reply;
+    advise(question: string | undefined, actor: string): Reply;
+  };
 }
 
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -150,6 +156,27 @@ export function buildCommands(deps: CommandDeps): CommandDef[] {
             .join('\n'),
         };
       },
+    }),
+    defineCommand<{ period?: '1d' | '7d' | '30d' | 'all' }>({
+      name: 'stats',
+      description: 'performance against buy-and-hold over 1d, 7d (default), 30d or all, with a chart',
+      role: 'viewer',
+      params: [{ name: 'period', schema: z.enum(['1d', '7d', '30d', 'all'], 'must be 1d, 7d, 30d or all'), optional: true }],
+      run: (_api, args) => deps.reports?.stats(args.period ?? '7d') ?? { text: 'Stats are not available here.' },
+    }),
+    defineCommand({
+      name: 'digest',
+      description: "today's digest now: P&L against buy-and-hold, positions, trades, risk, best and worst calls, regimes, health, chart",
+      role: 'viewer',
+      params: [],
+      run: () => deps.reports?.digest() ?? { text: 'Digests are not available here.' },
+    }),
+    defineCommand<{ question?: string }>({
+      name: 'advise',
+      description: 'ask the local LLM about the numbers /stats shows (read-only; a plain summary when it is down)',
+      role: 'viewer',
+      params: [{ name: 'question', schema: z.string().max(1_000, 'keep the question under 1000 characters'), optional: true, rest: true }],
+      run: (_api, args, actor) => deps.reports?.advise(args.question, `${actor.transport}:${actor.id}`) ?? { text: 'The advisor is not available here.' },
     }),
     defineCommand({
       name: 'signals',

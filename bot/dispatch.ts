@@ -170,7 +170,9 @@ export function tokenize(text: string): { name: string | undefined; args: string
   return { name: first.slice(1).split('@')[0]!.toLowerCase(), args: words.slice(1) };
 }
 
-function parseArgs(command: CommandDef, raw: readonly string[]): { ok: true; args: Record<string, unknown> } | { ok: false; error: string } {
+function parseArgs(command: CommandDef, words: readonly string[]): { ok: true; args: Record<string, unknown> } | { ok: false; error: string } {
+  const last = command.params.length - 1;
+  const raw = command.params[last]?.rest && words.length > last ? [...words.slice(0, last), words.slice(last).join(' ')] : words;
   if (raw.length > command.params.length) {
     return { ok: false, error: `Too many arguments for /${command.name}. Usage: ${usage(command)}` };
   }

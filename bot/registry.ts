@@ -39,6 +39,8 @@ export interface ParamSpec {
   readonly name: string;
   readonly schema: z.ZodType;
   readonly optional?: boolean;
+  /** the last parameter only: it takes the rest of the words, joined by single spaces (a question) */
+  readonly rest?: boolean;
 }
 
 export interface CommandDef<Args extends Record<string, unknown> = Record<string, unknown>> {

@@ -12,7 +12,7 @@ import { formatPct, formatQty, formatUsd } from '../engine/money.js';
 import type { Db } from '../src/store/database.js';
 import { attributeRealized, type Attribution, type Bucket } from './attribution.js';
 import type { EquityPoint } from './performance.js';
-import { closesAt, equityRows, fillsBetween, HOUR_MS, statsFor, statsSnapshot, utcDate, utcLabel, type Period, type StatsReport, type StatsSnapshot } from './stats.js';
+import { closesAt, equityRows, ratioText, fillsBetween, HOUR_MS, statsFor, statsSnapshot, utcDate, utcLabel, type Period, type StatsReport, type StatsSnapshot } from './stats.js';
 
 export interface DigestOptions {
   /** the digest ends at the newest equity snapshot with ts ≤ nowTs (market time); default the newest */
@@ -192,7 +192,7 @@ export function buildDigest(db: Db, opts: DigestOptions = {}): Digest {
   lines.push('P&L vs buy & hold:', pnlLine('Day', day), pnlLine('Week', week), pnlLine('Start', all));
   if (week.strategy) {
     const w = week.strategy;
-    lines.push(`Week: Sharpe ${w.sharpe.toFixed(2)} · max DD ${(w.maxDrawdown * 100).toFixed(1)}%`);
+    lines.push(`Week: Sharpe ${ratioText(w.sharpe, week.points)} · max DD ${(w.maxDrawdown * 100).toFixed(1)}%`);
   }
   if (positions.length === 0) lines.push('Positions: none');
   else {

@@ -243,6 +243,13 @@ export function statsFor(db: Db, period: Period, opts: StatsOptions = {}): Stats
 const pct0 = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
 const ratio = (x: number | null) => (x === null ? 'n/a' : x.toFixed(2));
 
+/** Annualized ratios from under a day of hourly returns swing wildly (hundreds); they are shown as n/a. */
+export const MIN_POINTS_FOR_RATIOS = 24;
+
+export function ratioText(value: number, points: number): string {
+  return points < MIN_POINTS_FOR_RATIOS ? 'n/a' : value.toFixed(2);
+}
+
 /** Short lines for a phone. */
 function renderStats(r: Omit<StatsReport, 'text'>): string {
   const w = r.period!;
@@ -253,8 +260,8 @@ function renderStats(r: Omit<StatsReport, 'text'>): string {
     `${w.from.slice(5, 16)} → ${w.to.slice(5, 16)} UTC`,
     `Return ${formatPct(m.totalReturn)} (${formatUsd(r.pnl!)})`,
     `Buy & hold ${b ? formatPct(b.totalReturn) : 'n/a'}`,
-    `Sharpe ${m.sharpe.toFixed(2)} · b&h ${b ? b.sharpe.toFixed(2) : 'n/a'}`,
-    `Sortino ${m.sortino.toFixed(2)} · b&h ${b ? b.sortino.toFixed(2) : 'n/a'}`,
+    `Sharpe ${ratioText(m.sharpe, r.points)} · b&h ${b ? ratioText(b.sharpe, r.points) : 'n/a'}`,
+    `Sortino ${ratioText(m.sortino, r.points)} · b&h ${b ? ratioText(b.sortino, r.points) : 'n/a'}`,
     `Max DD ${pct0(m.maxDrawdown)} (${Math.round(m.maxDrawdownHours)}h) · b&h ${b ? pct0(b.maxDrawdown) : 'n/a'}`,
     `Win rate ${m.winRate === null ? 'n/a' : pct0(m.winRate)} · PF ${ratio(m.profitFactor)}`,
     `Exposure ${pct0(m.exposure)} · ${m.tradeCount} trade${m.tradeCount === 1 ? '' : 's'}`,

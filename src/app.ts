@@ -20,6 +20,8 @@ import { acquireInstanceLock } from './instance-lock.js';
 import { createAlpacaMarket } from './alpaca-market.js';
 import type { MarketContext, RunningMarket } from './market.js';
 import { createSimMarket } from './sim-market.js';
+import { OperatorReports } from './operator-reports.js';
+import { scheduleReports } from './report-schedule.js';
 import type { Logger } from './logger.js';
 import { SqliteAuditLog } from './store/audit.js';
 import { openDatabase } from './store/database.js';
@@ -103,7 +105,9 @@ async function assemble(
   const { engine } = market;
 
   const audit = new SqliteAuditLog(db);
-  const commands = buildCommands({ recentAudit: (n) => audit.recent(n), health: () => `${notifier.describe()}\n${market.health()}` });
+  const health = () => `${notifier.describe()}\n${market.health()}`;
+  const reports = new OperatorReports({ db, engine, config, mode, health, env: io.env ?? process.env, log });
+  const commands = buildCommands({ recentAudit: (n) => audit.recent(n), health, reports });
   const core = new CommandCore(engine, commands, audit, notifier, { confirmTtlMs: config.commands.confirmTtlSeconds * 1000 });
   const chat = new ConsoleTransport(core, tag, io.input, io.output, (image) => saveChart(config.store.path, image));
   notifier.addChannel(chat);
@@ -111,11 +115,22 @@ async function assemble(
   const discord = (parts.discord = io.transports.DISCORD_BOT_TOKEN ? await startDiscord(io.transports, core, notifier, tag, log) : undefined);
 
   await market.begin();
-  log.info({ mode, db: config.store.path }, 'agent started');
+  // Digests go to every channel that takes them (Telegram's TELEGRAM_CHAT_ID, the Discord feed, the console).
+  const post = (report: { text: string; image?: NotificationImage }) => notifier.notify('digest', report.text, report.image);
+  const schedule = scheduleReports(
+    { daily: r.dailyCron, weekly: r.weeklyCron, timezone: r.timezone },
+    { daily: () => post(reports.digest()), weekly: () => post(reports.weekly()) },
+    (job, error) => {
+      log.error({ err: error, job }, 'scheduled report failed');
+      notifier.notify('critical', `The ${job} report failed: ${error instanceof Error ? error.message : String(error)}`);
+    },
+  );
+  log.info({ mode, db: config.store.path, nextDigest: schedule.next() }, 'agent started');
 
   let stopped: Promise<void> | undefined;
   const stop = (reason: string) =>
     (stopped ??= (async () => {
+      await schedule.stop();
       await market.stop();
       await engine.drain();
       notifier.notify('state', `Stopped (${reason}). State ${engine.status().risk.state} is saved and will be restored at the next start.`);

@@ -179,7 +179,7 @@ export class FakeTelegram {
     if (!match) return json(res, 404, { ok: false, error_code: 404, description: 'Not Found' });
     if (match[1] !== this.token) return json(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
     const method = match[2]!;
-    const params = await parseParams(body, req.headers['content-type']);
+    const params = parseParams(body, req.headers['content-type']);
     const faultIndex = this.faults.findIndex((f) => (f.method === undefined || f.method === method) && (f.chatId === undefined || Number(params.chat_id) === f.chatId));
     if (faultIndex >= 0 && method !== 'getUpdates') {
       const fault = this.faults.splice(faultIndex, 1)[0]!;
@@ -274,18 +274,51 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
+/**
+ * A lenient multipart/form-data reader, as lenient as Telegram's: grammY writes headers as
+ * `content-disposition:form-data;name="x";filename=a.png` (no spaces, unquoted file name), which stricter
+ * parsers such as undici's refuse.
+ */
+function multipartParts(body: Buffer, contentType: string): Array<{ name: string; filename?: string; data: Buffer }> {
+  const boundary = contentType.match(/boundary="?([^";]+)"?/i)?.[1];
+  if (!boundary) throw new Error('multipart without a boundary');
+  const delimiter = Buffer.from(`--${boundary}`);
+  const parts: Array<{ name: string; filename?: string; data: Buffer }> = [];
+  let start = body.indexOf(delimiter);
+  while (start >= 0) {
+    const next = body.indexOf(delimiter, start + delimiter.length);
+    if (next < 0) break;
+    const part = body.subarray(start + delimiter.length + 2, next - 2); // skip CRLF after the delimiter and before the next
+    const split = part.indexOf('\r\n\r\n');
+    const headers = part.subarray(0, split).toString('utf8');
+    const name = headers.match(/name="?([^";\r\n]+)"?/i)?.[1];
+    const filename = headers.match(/filename="?([^";\r\n]+)"?/i)?.[1];
+    if (name) parts.push({ name, ...(filename !== undefined ? { filename } : {}), data: Buffer.from(part.subarray(split + 4)) });
+    start = next;
+  }
+  return parts;
+}
+
+function jsonOr(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 /** JSON bodies, and multipart/form-data (uploads): string fields as strings, files as UploadedFile. */
-async function parseParams(body: Buffer, contentType: string | undefined): Promise<Record<string, unknown>> {
+function parseParams(body: Buffer, contentType: string | undefined): Record<string, unknown> {
   if (body.length === 0) return {};
   if (!contentType?.startsWith('multipart/form-data')) return JSON.parse(body.toString()) as Record<string, unknown>;
-  const form = await new Response(body, { headers: { 'content-type': contentType } }).formData();
   const params: Record<string, unknown> = {};
-  for (const [field, value] of form.entries()) {
-    if (typeof value === 'string') {
-      // grammY sends non-string parameters of a multipart request as JSON
-      params[field] = /^[[{]/.test(value) ? (JSON.parse(value) as unknown) : value;
+  for (const part of multipartParts(body, contentType)) {
+    if (part.filename === undefined) {
+      const value = part.data.toString('utf8');
+      // grammY sends object parameters of a multipart request as JSON; text that merely starts with a bracket stays text
+      params[part.name] = /^[[{]/.test(value) ? jsonOr(value) : value;
     } else {
-      params[field] = { field, filename: value.name, bytes: Buffer.from(await value.arrayBuffer()) } satisfies UploadedFile;
+      params[part.name] = { field: part.name, filename: part.filename, bytes: part.data } satisfies UploadedFile;
     }
   }
   // grammY names the file part by a random id and puts "attach://<id>" in the field
