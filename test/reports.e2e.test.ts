@@ -91,7 +91,7 @@ describe('reports on Telegram', () => {
     expect(chat?.body).toMatchObject({ model: 'llama3.2:3b', stream: true });
 
     // what the daily schedule posts: the digest with its chart, to TELEGRAM_CHAT_ID
-    const png = readFileSync('docs/sample-digest-chart.png');
+    const png = readFileSync('docs/sample-digest.png');
     agent.notifier.notify('digest', 'Daily digest (scheduled)', { png, filename: 'digest.png' });
     const posted = await telegram.waitFor(() => telegram.photos(-500)[0], 10_000, 'the scheduled digest photo');
     expect(posted.caption).toBe('[SIM] Daily digest (scheduled)');
@@ -126,7 +126,7 @@ describe('reports on Discord', () => {
     expect(FakeDiscord.text(answer)).toMatch(/^\[SIM\] /);
 
     // what the daily schedule posts to the feed channel: text with the chart attached
-    const png = readFileSync('docs/sample-digest-chart.png');
+    const png = readFileSync('docs/sample-digest.png');
     agent.notifier.notify('digest', 'Daily digest (scheduled)', { png, filename: 'digest.png' });
     const posted = await discord.waitFor(() => discord.channelMessages().find((m) => m.attachments.length > 0), 10_000, 'the scheduled digest in the feed');
     expect(posted.content).toBe('[SIM] Daily digest (scheduled)');
