@@ -2,6 +2,7 @@
  * The operator's reports, composed from the journal: /stats, /digest (and the scheduled daily digest), the
  * weekly report, and /advise. Read-only: nothing here reaches the engine's order path.
  */
+import { renderUsage } from '../bot/commands.js';
 import type { Reply, ReplyImage } from '../bot/registry.js';
 import type { EngineApi } from '../engine/api.js';
 import { Advisor, type AdvisorSnapshot } from '../reports/advisor.js';
@@ -55,7 +56,12 @@ export class OperatorReports {
     const status = this.deps.engine.status();
     const digest = buildDigest(this.deps.db, { feeRate: this.deps.config.broker.feeRate, health: this.deps.health(), positions: status.positions, horizonHours: this.deps.config.strategy.confidence.horizonBars });
     const png = renderEquityChart({ title: 'Daily digest: equity and drawdown', subtitle: this.subtitle(), strategy: digest.chart.strategy, benchmark: digest.chart.benchmark });
-    return { text: digest.text, image: { png, filename: 'digest.png' } };
+    // the live risk usage against the limits (the same lines /limits shows), before the health line
+    const usage = renderUsage(status.riskUsage, this.deps.engine.limits().limits).split('\n').slice(0, 3).join('\n');
+    const lines = digest.text.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('Health:'));
+    lines.splice(at < 0 ? lines.length : at, 0, usage);
+    return { text: lines.join('\n'), image: { png, filename: 'digest.png' } };
   }
 
   weekly(): Report {

@@ -47,6 +47,7 @@ describe('reports in the console', () => {
     expect(stats).toMatch(/Buy & hold /);
 
     const digest = await ask(agent, '/digest', /\[SIM\] Daily digest[\s\S]*?chart: (\S+\.png)/);
+    expect(digest).toMatch(/Risk: exposure [\d.]+% · largest asset [\s\S]*?VaR 95% 1d/);
     expect(decodes(readFileSync(digest.match(/chart: (\S+\.png)/)![1]!))).toEqual({ width: 1000, height: 700 });
 
     await ask(agent, '/advise how are we doing?', /\[SIM\] Thinking…[\s\S]*?\(no OLLAMA_MODEL configured; plain summary instead\)/);
@@ -120,6 +121,11 @@ describe('reports on Discord', () => {
     expect(reply.attachments[0]!.filename).toBe('stats-1d.png');
     expect(decodes(reply.attachments[0]!.bytes)).toEqual({ width: 800, height: 400 });
     expect(FakeDiscord.text(reply)).toMatch(/^\[SIM\] /);
+
+    const digest = discord.invokeSlash(D_OPERATOR, 'digest');
+    const digestReply = await discord.waitFor(() => discord.visibleReplies(digest).find((m) => m.attachments.length > 0), 15_000, 'the /digest attachment');
+    expect(decodes(digestReply.attachments[0]!.bytes)).toEqual({ width: 1000, height: 700 });
+    expect(FakeDiscord.text(digestReply)).toMatch(/^\[SIM\] Daily digest/);
 
     const advise = discord.invokeSlash(D_OPERATOR, 'advise', { question: 'anything to worry about' });
     const answer = await discord.waitFor(() => discord.visibleReplies(advise).find((m) => /Ollama unreachable/.test(FakeDiscord.text(m))), 20_000, 'the fallback answer');
