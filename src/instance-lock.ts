@@ -2,13 +2,16 @@
  * One agent per database: a lock file beside the SQLite file, holding the owner's pid. A lock left by a dead
  * process is taken over; a live owner makes start-up fail with a clear message.
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 export class InstanceLockedError extends Error {}
 
 export function acquireInstanceLock(dbPath: string): () => void {
   if (dbPath === ':memory:') return () => undefined;
   const lockPath = `${dbPath}.lock`;
+  // a fresh checkout has no data/ folder yet: the lock is the first file written there
+  mkdirSync(dirname(lockPath), { recursive: true });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(lockPath, 'wx', 0o600);
