@@ -88,4 +88,22 @@ export const MIGRATIONS: readonly string[] = [
     answer TEXT NOT NULL, source TEXT NOT NULL, model TEXT, note TEXT
   );
   `,
+  `
+  -- Every training trial of the ensemble's models: what was tried, how it did on validation, how long it took.
+  CREATE TABLE trials (
+    id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, run_id TEXT NOT NULL, seed INTEGER NOT NULL,
+    params TEXT NOT NULL, metrics TEXT NOT NULL, duration_ms INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')), error TEXT,
+    -- the trained model (JSON of MlpModel with arrays) so a deployer can export it later
+    model TEXT
+  );
+  CREATE INDEX trials_run ON trials (run_id);
+
+  -- Each deployment of a model set, newest last; rollback re-deploys an earlier row's set.
+  CREATE TABLE model_deployments (
+    id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, manifest_sha256 TEXT NOT NULL,
+    manifest TEXT NOT NULL, trial_ids TEXT NOT NULL, reason TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'superseded', 'rolled-back', 'refused'))
+  );
+  `,
 ];
