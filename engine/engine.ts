@@ -420,7 +420,7 @@ export class Engine implements EngineApi {
 
     if (this.protections) await this.protect(batch.ts);
 
-    const decisions = strategy.decide(this.context(batch));
+    const decisions = await strategy.decide(this.context(batch));
     const results = await this.submitAll(
       decisions.flatMap((d) => (d.intent ? [d.intent] : [])),
       batch.ts,

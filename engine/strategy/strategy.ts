@@ -44,7 +44,8 @@ export interface Strategy {
   /** closes of history it needs before its first decision */
   readonly warmupBars: number;
   /** Decisions for this bar. Sells come before buys so their proceeds can fund the buys. */
-  decide(ctx: StrategyContext): StrategyDecision[];
+  /** May be async (model inference); the engine awaits it inside the bar's serial job. */
+  decide(ctx: StrategyContext): StrategyDecision[] | Promise<StrategyDecision[]>;
   /** History before the first decision (start-up warm-up): learn from it, trade nothing. */
   prime?(batch: BarBatch): void;
   /** The latest signals, for `/signals`; strategies without signals leave it out. */
