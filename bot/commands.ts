@@ -179,6 +179,13 @@ export function buildCommands(deps: CommandDeps): CommandDef[] {
       run: (_api, args, actor) => deps.reports?.advise(args.question, `${actor.transport}:${actor.id}`) ?? { text: 'The advisor is not available here.' },
     }),
     defineCommand({
+      name: 'models',
+      description: 'the deployed model set: each model, its vote weight, recent Brier score, and when it was deployed',
+      role: 'viewer',
+      params: [],
+      run: (api) => ({ text: api.models() }),
+    }),
+    defineCommand({
       name: 'signals',
       description: 'the latest signal per symbol, with its evidence lines',
       role: 'viewer',

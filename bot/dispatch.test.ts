@@ -52,6 +52,10 @@ class FakeEngine implements EngineApi {
     this.risk = { ...this.risk, state, reason: `set to ${state} by the test` };
   }
 
+  models(): string {
+    return 'The momentum strategy uses no models.';
+  }
+
   signals(): SignalsView {
     return { strategy: 'momentum', signals: null, note: 'the momentum strategy makes no confidence signals' };
   }

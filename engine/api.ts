@@ -129,6 +129,8 @@ export interface EngineApi {
   status(): StatusView;
   /** The running strategy's latest signal per symbol. */
   signals(): SignalsView;
+  /** The deployed model set with weights and recent Brier scores, or why there is none. */
+  models(): string;
   /** REDUCING: no new entries; exits and stops still run. Refused while HALTED (that would lower the guard). */
   pause(by: string, durationMs?: number): ControlResult;
   resume(by: string): ControlResult;

@@ -209,6 +209,11 @@ export class Engine implements EngineApi {
 
   // ---- operator API: state changes apply at once (they never wait behind market data) ----
 
+  models(): string {
+    const { strategy } = this.deps;
+    return strategy.describeModels?.() ?? `The ${strategy.name} strategy uses no models; run the ensemble strategy for them.`;
+  }
+
   signals(): SignalsView {
     const { strategy } = this.deps;
     const own = strategy.signals?.();

@@ -99,6 +99,7 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
       wallNow: Date.now,
       log,
       ...(news ? { narrative: news.source } : {}),
+      ...(ctx.models ? { models: ctx.models } : {}),
     },
     broker,
   );

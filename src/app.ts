@@ -19,6 +19,7 @@ import { ConfigError, type Config, type ResolvedMode, type TransportEnv } from '
 import { acquireInstanceLock } from './instance-lock.js';
 import { createAlpacaMarket } from './alpaca-market.js';
 import type { MarketContext, RunningMarket } from './market.js';
+import { HotModelSource } from '../engine/ensemble/source.js';
 import { createSimMarket } from './sim-market.js';
 import { OperatorReports } from './operator-reports.js';
 import { scheduleReports } from './report-schedule.js';
@@ -49,6 +50,7 @@ export interface AgentIo {
 
 /** What has been started so far, so a failed start can undo it. */
 interface StartedParts {
+  models?: HotModelSource;
   notifier?: OutboxNotifier;
   market?: RunningMarket;
   telegram?: TelegramTransport;
@@ -73,6 +75,7 @@ async function startLocked(config: Config, mode: ResolvedMode, io: AgentIo, log:
   } catch (error) {
     // A failed start leaves nothing running: no feed, no poller, no open database.
     await parts.market?.stop().catch(() => undefined);
+    await parts.models?.close();
     parts.notifier?.close();
     await parts.telegram?.stop();
     await parts.discord?.stop();
@@ -98,7 +101,9 @@ async function assemble(
     kinds: { telegram: r.verbosity.telegram, discord: r.verbosity.discord },
     isQuiet: quietHours(r.quietHours.start, r.quietHours.end, r.timezone),
   }));
-  const context: MarketContext = { config, mode, journal, state, notifier, log, env: io.env ?? process.env };
+  const models = config.strategy.name === 'ensemble' ? await openModelSet(config.strategy.ensemble.modelsDir, notifier) : undefined;
+  parts.models = models;
+  const context: MarketContext = { config, mode, journal, state, notifier, log, env: io.env ?? process.env, ...(models ? { models } : {}) };
 
   const market = mode === 'sim' ? createSimMarket(context) : await createAlpacaMarket(context);
   parts.market = market;
@@ -132,6 +137,7 @@ async function assemble(
     (stopped ??= (async () => {
       await schedule.stop();
       await market.stop();
+      await models?.close();
       await engine.drain();
       notifier.notify('state', `Stopped (${reason}). State ${engine.status().risk.state} is saved and will be restored at the next start.`);
       // A dead chat service must not hold the shutdown: what is not delivered in 5 s waits in the outbox.
@@ -149,6 +155,24 @@ async function assemble(
     onEnd: () => log.info('console input closed; the agent keeps running (Ctrl-C or SIGTERM stops it)'),
   });
   return { stop, engine, notifier };
+}
+
+/**
+ * The ensemble's model set: loaded before trading, then reloaded whenever models/manifest.json changes. A set
+ * that cannot be loaded at start stops start-up (an ensemble without models cannot trade); a refused reload is a
+ * critical alert and the running set stays.
+ */
+async function openModelSet(modelsDir: string, notifier: OutboxNotifier): Promise<HotModelSource> {
+  const source = new HotModelSource(modelsDir, {
+    loaded: (set, first) => {
+      if (!first) notifier.notify('state', `Model set reloaded: ${set.manifest.models.length} models deployed ${set.manifest.createdAt}.`);
+    },
+    refused: (reason) => notifier.notify('critical', `Model set refused: ${reason}. The set in use stays.`),
+  });
+  await source.ready();
+  if (!source.current()) throw new ConfigError(`the ensemble strategy has no model set: ${source.problem}`);
+  source.watch();
+  return source;
 }
 
 /** Charts shown in the console are saved beside the database (charts/), where the operator can open them. */

@@ -16,6 +16,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { openDatabase } from './store/database.js';
 import { SqliteJournal, SqliteStateStore } from './store/sqlite-journal.js';
+import { HotModelSource, type ModelSource } from '../engine/ensemble/source.js';
 import { buildSimEngine } from './engine-factory.js';
 import { walkForwardWindows, type WalkForwardSpec, type WalkForwardWindow } from './walk-forward.js';
 
@@ -55,6 +56,23 @@ export class BacktestError extends Error {}
 const HISTORY_BARS = 2_000;
 
 export async function runBacktest(req: BacktestRequest, config: Config, log: Logger): Promise<BacktestRun[]> {
+  const models = req.strategies.includes('ensemble') ? await loadModels(config) : undefined;
+  try {
+    return await runAll(req, config, log, models);
+  } finally {
+    await models?.close();
+  }
+}
+
+/** The deployed model set, loaded once for the run (a backtest does not reload). */
+async function loadModels(config: Config): Promise<HotModelSource> {
+  const source = new HotModelSource(config.strategy.ensemble.modelsDir, { loaded: () => undefined, refused: () => undefined });
+  await source.ready();
+  if (!source.current()) throw new BacktestError(`the ensemble strategy has no model set: ${source.problem}`);
+  return source;
+}
+
+async function runAll(req: BacktestRequest, config: Config, log: Logger, models: ModelSource | undefined): Promise<BacktestRun[]> {
   const series = loadCsvDirectory(req.data, req.symbols);
   const toExclusive = req.to + DAY_MS;
   const probe = new ReplayFeed(series, `CSV replay of ${req.data}`, { from: req.from, toExclusive });
@@ -74,7 +92,7 @@ export async function runBacktest(req: BacktestRequest, config: Config, log: Log
     for (const segment of segments) {
       const feed = new ReplayFeed(series, `CSV replay of ${req.data}`, { from: segment.from, toExclusive: segment.to });
       if (feed.length === 0) continue;
-      const result = await runSegment(feed, segment.historyBars, strategy, profile, equity, req, config, log);
+      const result = await runSegment(feed, segment.historyBars, strategy, profile, equity, req, config, log, models);
       curve.push(...result.curve);
       trades.push(...result.trades);
       calls.push(...judgeCalls(result.calls, series, config.strategy.confidence, toExclusive));
@@ -104,7 +122,17 @@ interface SegmentResult {
 }
 
 /** One engine over one window: a fresh in-memory journal, warmed up on the bars before the window. */
-async function runSegment(feed: ReplayFeed, historyBars: number, strategy: StrategyName, profile: RiskProfile, equity: number, req: BacktestRequest, config: Config, log: Logger): Promise<SegmentResult> {
+async function runSegment(
+  feed: ReplayFeed,
+  historyBars: number,
+  strategy: StrategyName,
+  profile: RiskProfile,
+  equity: number,
+  req: BacktestRequest,
+  config: Config,
+  log: Logger,
+  models: ModelSource | undefined,
+): Promise<SegmentResult> {
   const db = openDatabase(':memory:');
   try {
     const journal = new SqliteJournal(db);
@@ -124,6 +152,7 @@ async function runSegment(feed: ReplayFeed, historyBars: number, strategy: Strat
       clock,
       wallNow: () => clock.now(),
       log,
+      ...(models ? { models } : {}),
     });
     await engine.start();
     engine.prime(feed.history(historyBars));

@@ -22,7 +22,7 @@ describe('backtest arguments', () => {
   it('says what is wrong', () => {
     expect(() => parseBacktestArgs(['--data', 'd', '--train-days', '90'])).toThrow(/--train-days and --test-days need --walk-forward/);
     expect(() => parseBacktestArgs(['--data', 'd', '--walk-forward', '--test-days', '1.5'])).toThrow(/--test-days: must be a whole number of days/);
-    expect(() => parseBacktestArgs(['--data', 'd', '--strategy', 'ensemble'])).toThrow(/strategy "ensemble" is not built yet/);
+    expect(() => parseBacktestArgs(['--data', 'd', '--strategy', 'ensembel'])).toThrow(/unknown strategy "ensembel"; available: buyhold, momentum, meanrev, 6040, confidence, ensemble/);
     expect(() => parseBacktestArgs(['--data', 'd', '--from', '2024-13-01'])).toThrow(CliError);
     expect(() => parseBacktestArgs(['--data', 'd', '--from', '2024-02-01', '--to', '2024-01-01'])).toThrow(/--from must not be after --to/);
   });

@@ -65,6 +65,14 @@ export const configSchema = z.strictObject({
       rebalanceBars: z.number().int().min(1).max(24 * 30),
       rebalanceBand: z.number().min(0).max(0.5),
     }),
+    ensemble: z.strictObject({
+      modelsDir: z.string().min(1),
+      minProbability: z.number().min(0.5).max(1),
+      exitProbability: z.number().min(0).max(0.5),
+      positionFraction: z.number().min(0.01).max(1),
+      winThreshold: z.number().min(0).max(0.1),
+      vote: z.strictObject({ method: z.enum(['mean', 'median']), window: z.number().int().min(1), minActive: z.number().int().min(1) }),
+    }),
     confidence: z.strictObject({
       minQuality: z.number().min(0).max(10),
       minConviction: z.number().min(0).max(10),

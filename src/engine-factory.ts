@@ -9,6 +9,7 @@ import { Engine } from '../engine/engine.js';
 import { Execution } from '../engine/execution.js';
 import type { Notifier, StateStore } from '../engine/ports.js';
 import { RiskGate, type RiskProfile } from '../engine/risk/gate.js';
+import type { ModelSource } from '../engine/ensemble/source.js';
 import type { ConfidenceParams } from '../engine/strategy/confidence.js';
 import { createStrategy, type NarrativeSource, type Strategy, type StrategyName } from '../engine/strategy/index.js';
 import type { Mode, Symbol } from '../engine/types.js';
@@ -36,6 +37,8 @@ export interface EngineOptions {
   readonly narrativeAbsence?: string;
   /** a ready-made strategy instead of `strategy` by name (evaluation tools: the leakage test's peeking strategy) */
   readonly strategyInstance?: Strategy;
+  /** the deployed model set, for the ensemble strategy */
+  readonly models?: ModelSource;
 }
 
 /** The confidence strategy's parameters, from the config's `strategy.confidence` block. */
@@ -73,6 +76,7 @@ export function buildEngine(o: EngineOptions, broker: Broker): Engine {
       sixtyForty: o.config.strategy.sixtyForty,
       symbols: o.symbols,
       confidence: confidenceParams(o.config),
+      ...(o.models ? { ensemble: { params: o.config.strategy.ensemble, models: o.models } } : {}),
       narrative: o.narrative ?? null,
       narrativeAbsence: o.narrativeAbsence ?? (o.mode === 'backtest' ? 'backtests have no news input' : 'the simulated market has no news'),
     }),

@@ -1,4 +1,5 @@
 /** What the app needs from a running market, whichever venue it is: sim (replay + simulated broker) or Alpaca. */
+import type { ModelSource } from '../engine/ensemble/source.js';
 import type { Engine } from '../engine/engine.js';
 import type { Notifier, StateStore } from '../engine/ports.js';
 import type { Config, ResolvedMode } from './config.js';
@@ -23,6 +24,8 @@ export interface MarketContext {
   readonly notifier: Notifier;
   readonly log: Logger;
   readonly env: NodeJS.ProcessEnv;
+  /** the deployed model set, when the strategy is the ensemble */
+  readonly models?: ModelSource;
 }
 
 /** The equity the total-loss limit is measured from: fixed at the first start on a database. */

@@ -21,7 +21,7 @@ function createFeed(config: Config): MarketFeed {
   return new ReplayFeed(loadCsvDirectory(config.sim.market, config.universe), `CSV replay of ${config.sim.market}`);
 }
 
-export function createSimMarket({ config, mode, journal, state, notifier, log }: MarketContext): RunningMarket {
+export function createSimMarket({ config, mode, journal, state, notifier, log, models }: MarketContext): RunningMarket {
   const feed = createFeed(config);
   feed.seek(state.get<number>(CURSOR_KEY) ?? config.sim.historyBars);
   const startingEquity = state.get<number>(START_EQUITY_KEY) ?? config.sim.equity;
@@ -41,6 +41,7 @@ export function createSimMarket({ config, mode, journal, state, notifier, log }:
     clock: new SimClock(),
     wallNow: Date.now,
     log,
+    ...(models ? { models } : {}),
   });
   const abort = new AbortController();
   let running: Promise<void> = Promise.resolve();

@@ -1,5 +1,7 @@
 import type { Symbol } from '../types.js';
 import { BUYHOLD_DEFAULTS, BuyHoldStrategy, type BuyHoldParams } from './buyhold.js';
+import type { ModelSource } from '../ensemble/source.js';
+import { EnsembleStrategy, type EnsembleParams } from './ensemble.js';
 import { ConfidenceStrategy, type ConfidenceParams, type NarrativeSource } from './confidence.js';
 import { MEANREV_DEFAULTS, MeanRevStrategy, type MeanRevParams } from './meanrev.js';
 import { MomentumStrategy, type MomentumParams } from './momentum.js';
@@ -7,7 +9,7 @@ import { SIXTY_FORTY_DEFAULTS, SixtyFortyStrategy, type SixtyFortyParams } from 
 import type { Strategy } from './strategy.js';
 
 /** Strategy names from the CLI contract that exist today. A later issue adds ensemble. */
-export const STRATEGY_NAMES = ['buyhold', 'momentum', 'meanrev', '6040', 'confidence'] as const;
+export const STRATEGY_NAMES = ['buyhold', 'momentum', 'meanrev', '6040', 'confidence', 'ensemble'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 /** Baselines are benchmarks: they run with the `benchmark` risk profile (cash sufficiency only). */
@@ -28,6 +30,8 @@ export interface StrategyParams {
   readonly narrative?: NarrativeSource | null;
   /** digit-free words for why the narrative is absent */
   readonly narrativeAbsence?: string;
+  /** the ensemble strategy's parameters and its (hot-reloaded) model set */
+  readonly ensemble?: { readonly params: EnsembleParams; readonly models: ModelSource };
 }
 
 export function createStrategy(name: StrategyName, params: StrategyParams): Strategy {
@@ -42,6 +46,9 @@ export function createStrategy(name: StrategyName, params: StrategyParams): Stra
       return new SixtyFortyStrategy(params.sixtyForty ?? SIXTY_FORTY_DEFAULTS, params.symbols);
     case 'confidence':
       return new ConfidenceStrategy(params.confidence, params.narrative ?? null, params.narrativeAbsence);
+    case 'ensemble':
+      if (!params.ensemble) throw new Error('the ensemble strategy needs its model set');
+      return new EnsembleStrategy(params.ensemble.params, params.ensemble.models);
   }
 }
 

@@ -48,6 +48,8 @@ export interface Strategy {
   decide(ctx: StrategyContext): StrategyDecision[] | Promise<StrategyDecision[]>;
   /** History before the first decision (start-up warm-up): learn from it, trade nothing. */
   prime?(batch: BarBatch): void;
+  /** The deployed models, their weights and recent scores, for `/models`; strategies without models leave it out. */
+  describeModels?(): string;
   /** The latest signals, for `/signals`; strategies without signals leave it out. */
   signals?(): Omit<SignalsView, 'strategy'>;
 }
