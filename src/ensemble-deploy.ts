@@ -38,7 +38,7 @@ const meanSkill = (models: ReadonlyArray<{ metrics: Record<string, unknown> }>) 
 export function deployTopTrials(db: Db, o: DeployOptions): DeployResult {
   const rows = db.prepare("SELECT id, metrics, model FROM trials WHERE status = 'ok' AND model IS NOT NULL").all() as TrialRow[];
   const ranked = rows
-    .map((r) => ({ id: r.id, metrics: JSON.parse(r.metrics) as Record<string, number | string | null>, model: r.model }))
+    .map((r) => ({ id: r.id, metrics: JSON.parse(r.metrics) as Record<string, unknown>, model: r.model }))
     .filter((r) => typeof r.metrics.brierSkill === 'number' && Number.isFinite(r.metrics.brierSkill))
     .sort((a, b) => (b.metrics.brierSkill as number) - (a.metrics.brierSkill as number) || a.id - b.id)
     .slice(0, o.topN);
@@ -67,10 +67,17 @@ export function deployTopTrials(db: Db, o: DeployOptions): DeployResult {
     createdAt: new Date((o.now ?? Date.now)()).toISOString(),
     featureKeys,
     ensemble: write(exportEnsemble(models, featureKeys)),
-    models: ranked.map((r, i) => ({ id: `trial-${r.id}`, trialId: r.id, ...write(exportModel(models[i]!)), horizonBars: models[i]!.horizonBars, featureKeys: [...models[i]!.featureKeys], metrics: r.metrics })),
+    models: ranked.map((r, i) => ({ id: `trial-${r.id}`, trialId: r.id, ...write(exportModel(models[i]!)), horizonBars: models[i]!.horizonBars, featureKeys: [...models[i]!.featureKeys], metrics: scalars(r.metrics) })),
   };
   activate(db, o.modelsDir, manifest, o.reason, o.now);
   return { deployed: true, manifest };
+}
+
+/** The summary metrics of a trial (per-fold details stay in the trials table). */
+function scalars(metrics: Record<string, unknown>): Record<string, number | string | null> {
+  const out: Record<string, number | string | null> = {};
+  for (const [k, v] of Object.entries(metrics)) if (typeof v === 'number' || typeof v === 'string' || v === null) out[k] = v;
+  return out;
 }
 
 /** Re-activate the set before the active one; the active one is marked rolled back. */

@@ -182,3 +182,24 @@ describe('the ensemble strategy', () => {
     expect(engine.models()).toMatch(/^Model set deployed [\s\S]*trial-\d+ \(\d+ h\): weight/);
   });
 });
+
+describe('the shipped model set', () => {
+  it('loads, and backtests through the CLI path on CSV bars (embedded market, no shared data needed)', async () => {
+    const { mkdtempSync: mk, writeFileSync: write } = await import('node:fs');
+    const { csvFileFor } = await import('../engine/market/csv.js');
+    const { runBacktest } = await import('../src/backtest.js');
+    const dir = mk(join(tmpdir(), 'ce-ens-csv-'));
+    const market = new EmbeddedMarket(SYMBOLS, 9, 10);
+    const lines = new Map(SYMBOLS.map((s) => [s, ['timestamp,open,high,low,close,volume']]));
+    for (let i = 0; i < 60 * 24; i++) for (const [s, b] of market.next().bars) lines.get(s)!.push([b.ts, b.open, b.high, b.low, b.close, b.volume].join(','));
+    for (const [s, rows] of lines) write(join(dir, csvFileFor(s)), `${rows.join('\n')}\n`);
+    const set = await loadModelSet(BASE.strategy.ensemble.modelsDir);
+    expect(set.manifest.models.length).toBe(10);
+    await set.runner.close();
+    const from = Date.UTC(2024, 0, 1) + 45 * 86_400_000;
+    const [run] = await runBacktest({ data: dir, symbols: SYMBOLS, from, to: from + 10 * 86_400_000, strategies: ['ensemble'], equity: 10_000 }, BASE, pino({ level: 'silent' }));
+    expect(run!.strategy).toBe('ensemble');
+    expect(run!.profile).toBe('full');
+    expect(run!.equityCurve.length).toBe(11 * 24);
+  });
+});
