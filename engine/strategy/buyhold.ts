@@ -21,7 +21,7 @@
  * Sells are listed before buys: the venues fill in submission order.
  */
 import type { OrderIntent, Symbol } from '../types.js';
-import type { Strategy, StrategyContext, StrategyDecision, Tunable } from './strategy.js';
+import { sellsFirst, tunableField, type Strategy, type StrategyContext, type StrategyDecision, type Tunable } from './strategy.js';
 
 export interface TargetWeightParams {
   /** bars between rebalance points, counted from the first decided bar */
@@ -174,28 +174,13 @@ export class BuyHoldStrategy implements Strategy {
 
 /** The `/threshold` handles of a target-weight baseline. */
 export function targetWeightTunables(params: { rebalanceBars: number; rebalanceBand: number; cashBuffer?: number }, withCashBuffer: boolean): Tunable[] {
-  const tunable = (name: 'rebalanceBars' | 'rebalanceBand' | 'cashBuffer', description: string, min: number, max: number, integer: boolean): Tunable => ({
-    name,
-    description,
-    min,
-    max,
-    integer,
-    get: () => params[name] ?? 0,
-    set: (value) => {
-      params[name] = value;
-    },
-  });
   return [
-    tunable('rebalanceBars', 'bars between rebalances (168 = weekly)', 1, 24 * 30, true),
-    tunable('rebalanceBand', 'resize only when off target by more than this fraction of the target', 0, 0.5, false),
-    ...(withCashBuffer ? [tunable('cashBuffer', 'fraction of equity kept out of the targets, in cash', 0, 0.5, false)] : []),
+    tunableField(params, 'rebalanceBars', 'bars between rebalances (168 = weekly)', 1, 24 * 30, true),
+    tunableField(params, 'rebalanceBand', 'resize only when off target by more than this fraction of the target', 0, 0.5, false),
+    ...(withCashBuffer ? [tunableField(params, 'cashBuffer', 'fraction of equity kept out of the targets, in cash', 0, 0.5, false)] : []),
   ];
 }
 
-export function sellsFirst(decisions: StrategyDecision[]): StrategyDecision[] {
-  const rank = (intent: OrderIntent | null) => (intent === null ? 2 : intent.side === 'sell' ? 0 : 1);
-  return decisions.sort((a, b) => rank(a.intent) - rank(b.intent));
-}
 
 function sum(values: Iterable<number>): number {
   let total = 0;

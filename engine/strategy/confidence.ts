@@ -14,7 +14,7 @@ import { DEFAULT_MODEL_PARAMS, patternHash, scoreSignal, type RawSignal } from '
 import { evidenceLines } from '../signals/evidence.js';
 import { SignalTracker, type TrackerParams } from '../signals/tracker.js';
 import type { Bar, BarBatch, OrderIntent, Symbol } from '../types.js';
-import type { Strategy, StrategyContext, StrategyDecision, Tunable } from './strategy.js';
+import { sellsFirst, tunableField, type Strategy, type StrategyContext, type StrategyDecision, type Tunable } from './strategy.js';
 
 /** Where the narrative comes from. Absent in sim and backtest: the signal then says so, it never fakes one. */
 export interface NarrativeSource {
@@ -76,22 +76,11 @@ export class ConfidenceStrategy implements Strategy {
   ) {
     this.params = { minQuality: config.minQuality, minConviction: config.minConviction, minConfidence: config.minConfidence, positionFraction: config.positionFraction };
     this.tracker = new SignalTracker(config.tracker);
-    const tunable = (name: keyof typeof this.params, description: string, min: number, max: number): Tunable => ({
-      name,
-      description,
-      min,
-      max,
-      integer: false,
-      get: () => this.params[name],
-      set: (value) => {
-        this.params[name] = value;
-      },
-    });
     this.tunables = [
-      tunable('minQuality', 'signal quality (0-10) an entry needs', 0, 10),
-      tunable('minConviction', 'conviction (0-10) an entry needs', 0, 10),
-      tunable('minConfidence', 'calibrated win probability an entry needs', 0.5, 1),
-      tunable('positionFraction', 'fraction of equity per entry, before the risk gate', 0.01, 1),
+      tunableField(this.params, 'minQuality', 'signal quality (0-10) an entry needs', 0, 10),
+      tunableField(this.params, 'minConviction', 'conviction (0-10) an entry needs', 0, 10),
+      tunableField(this.params, 'minConfidence', 'calibrated win probability an entry needs', 0.5, 1),
+      tunableField(this.params, 'positionFraction', 'fraction of equity per entry, before the risk gate', 0.01, 1),
     ];
   }
 
@@ -111,7 +100,7 @@ export class ConfidenceStrategy implements Strategy {
       const state = this.states.get(symbol)!;
       decisions.push({ symbol, features: scan.features, signal: this.signalRecord(scan, state), intent: this.intentFor(ctx, symbol, scan, state) });
     }
-    return decisions.sort((a, b) => rankSide(a.intent) - rankSide(b.intent));
+    return sellsFirst(decisions);
   }
 
   signals(): { signals: SignalView[]; note: string } {
@@ -269,6 +258,3 @@ function merge(a: FeatureSnapshot, b: FeatureSnapshot): FeatureSnapshot {
   return out;
 }
 
-function rankSide(intent: OrderIntent | null): number {
-  return intent === null ? 2 : intent.side === 'sell' ? 0 : 1;
-}

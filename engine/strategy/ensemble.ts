@@ -12,7 +12,7 @@ import type { ModelSource } from '../ensemble/source.js';
 import { AdaptiveVote, type VoteOptions } from '../ensemble/voting.js';
 import { HysteresisTier } from '../signals/calibration.js';
 import type { BarBatch, OrderIntent, Symbol } from '../types.js';
-import type { Strategy, StrategyContext, StrategyDecision, Tunable } from './strategy.js';
+import { sellsFirst, tunableField, type Strategy, type StrategyContext, type StrategyDecision, type Tunable } from './strategy.js';
 
 export interface EnsembleParams {
   readonly minProbability: number;
@@ -53,21 +53,10 @@ export class EnsembleStrategy implements Strategy {
     private readonly models: ModelSource,
   ) {
     this.params = { minProbability: config.minProbability, exitProbability: config.exitProbability, positionFraction: config.positionFraction };
-    const tunable = (name: keyof typeof this.params, description: string, min: number, max: number): Tunable => ({
-      name,
-      description,
-      min,
-      max,
-      integer: false,
-      get: () => this.params[name],
-      set: (value) => {
-        this.params[name] = value;
-      },
-    });
     this.tunables = [
-      tunable('minProbability', 'combined model probability an entry needs', 0.5, 1),
-      tunable('exitProbability', 'an exit comes when the probability stays below this', 0, 0.5),
-      tunable('positionFraction', 'fraction of equity per entry, before the risk gate', 0.01, 1),
+      tunableField(this.params, 'minProbability', 'combined model probability an entry needs', 0.5, 1),
+      tunableField(this.params, 'exitProbability', 'an exit comes when the probability stays below this', 0, 0.5),
+      tunableField(this.params, 'positionFraction', 'fraction of equity per entry, before the risk gate', 0.01, 1),
     ];
   }
 
@@ -125,7 +114,7 @@ export class EnsembleStrategy implements Strategy {
         intent: this.intentFor(ctx, symbol, p, state, set),
       });
     }
-    return decisions.sort((a, b) => rankSide(a.intent) - rankSide(b.intent));
+    return sellsFirst(decisions);
   }
 
   /** One line per model for /models. */
@@ -193,6 +182,3 @@ export class EnsembleStrategy implements Strategy {
   }
 }
 
-function rankSide(intent: OrderIntent | null): number {
-  return intent === null ? 2 : intent.side === 'sell' ? 0 : 1;
-}

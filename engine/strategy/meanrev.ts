@@ -19,8 +19,7 @@
  * Symbols still warming up (fewer than `lookbackBars` closes) are not scored. Sells come before buys.
  */
 import type { OrderIntent, Symbol } from '../types.js';
-import { sellsFirst } from './buyhold.js';
-import type { Strategy, StrategyContext, StrategyDecision, Tunable } from './strategy.js';
+import { sellsFirst, tunableField, type Strategy, type StrategyContext, type StrategyDecision, type Tunable } from './strategy.js';
 
 export interface MeanRevParams {
   /** closes in the mean and standard deviation of the z-score */
@@ -59,22 +58,11 @@ export class MeanRevStrategy implements Strategy {
     this.params = { ...params };
     // History is kept for the configured look-back, so /threshold may shorten it but not lengthen it.
     this.warmupBars = params.lookbackBars;
-    const tunable = (name: keyof MeanRevParams, description: string, min: number, max: number, integer: boolean): Tunable => ({
-      name,
-      description,
-      min,
-      max,
-      integer,
-      get: () => this.params[name],
-      set: (value) => {
-        this.params[name] = value;
-      },
-    });
     this.tunables = [
-      tunable('lookbackBars', 'closes in the z-score mean and deviation', 2, params.lookbackBars, true),
-      tunable('entryZ', 'buy when the z-score falls below minus this', 0.1, 5, false),
-      tunable('exitZ', 'sell when the z-score rises above this (0 = back at the mean)', -3, 3, false),
-      tunable('rebalanceBars', 'bars between checks', 1, 24 * 30, true),
+      tunableField(this.params, 'lookbackBars', 'closes in the z-score mean and deviation', 2, params.lookbackBars, true),
+      tunableField(this.params, 'entryZ', 'buy when the z-score falls below minus this', 0.1, 5, false),
+      tunableField(this.params, 'exitZ', 'sell when the z-score rises above this (0 = back at the mean)', -3, 3, false),
+      tunableField(this.params, 'rebalanceBars', 'bars between checks', 1, 24 * 30, true),
     ];
   }
 

@@ -25,7 +25,7 @@
  */
 import type { Symbol } from '../types.js';
 import { TargetWeightBook } from './buyhold.js';
-import type { Strategy, StrategyContext, StrategyDecision, Tunable } from './strategy.js';
+import { tunableField, type Strategy, type StrategyContext, type StrategyDecision, type Tunable } from './strategy.js';
 
 export interface MomentumParams {
   readonly lookbackBars: number;
@@ -76,23 +76,12 @@ export class MomentumStrategy implements Strategy {
     // History is kept for the configured look-back, so /threshold may shorten it but not lengthen it.
     this.warmupBars = params.lookbackBars + 1;
     this.book = new TargetWeightBook(() => this.params, 'top-k momentum', { holdOnRestart: false });
-    const tunable = (name: keyof MomentumParams, description: string, min: number, max: number, integer: boolean): Tunable => ({
-      name,
-      description,
-      min,
-      max,
-      integer,
-      get: () => this.params[name],
-      set: (value) => {
-        this.params[name] = value;
-      },
-    });
     this.tunables = [
-      tunable('topK', 'how many top-ranked symbols to hold', 1, 20, true),
-      tunable('lookbackBars', 'bars of return that rank the symbols', 2, params.lookbackBars, true),
-      tunable('rebalanceBars', 'bars between rebalances', 1, 24 * 30, true),
-      tunable('rebalanceBand', 'resize only when off target by more than this fraction', 0, 0.5, false),
-      tunable('cashBuffer', 'fraction of equity kept in cash', 0, 0.5, false),
+      tunableField(this.params, 'topK', 'how many top-ranked symbols to hold', 1, 20, true),
+      tunableField(this.params, 'lookbackBars', 'bars of return that rank the symbols', 2, params.lookbackBars, true),
+      tunableField(this.params, 'rebalanceBars', 'bars between rebalances', 1, 24 * 30, true),
+      tunableField(this.params, 'rebalanceBand', 'resize only when off target by more than this fraction', 0, 0.5, false),
+      tunableField(this.params, 'cashBuffer', 'fraction of equity kept in cash', 0, 0.5, false),
     ];
   }
 

@@ -53,3 +53,25 @@ export interface Strategy {
   /** The latest signals, for `/signals`; strategies without signals leave it out. */
   signals?(): Omit<SignalsView, 'strategy'>;
 }
+
+/** A tunable backed by a numeric field of a strategy's mutable parameters. */
+export function tunableField<P extends object>(params: P, name: keyof P & string, description: string, min: number, max: number, integer = false): Tunable {
+  const fields = params as unknown as Record<string, number | undefined>;
+  return {
+    name,
+    description,
+    min,
+    max,
+    integer,
+    get: () => fields[name] ?? 0,
+    set: (value) => {
+      fields[name] = value;
+    },
+  };
+}
+
+/** Sells first, then buys, then the rest: the venues fill in submission order, so sells fund buys. */
+export function sellsFirst(decisions: StrategyDecision[]): StrategyDecision[] {
+  const rank = (intent: OrderIntent | null) => (intent === null ? 2 : intent.side === 'sell' ? 0 : 1);
+  return decisions.sort((a, b) => rank(a.intent) - rank(b.intent));
+}
