@@ -14,6 +14,7 @@ import { DEFAULT_MODEL_PARAMS, patternHash, scoreSignal, type RawSignal } from '
 import { evidenceLines } from '../signals/evidence.js';
 import { SignalTracker, type TrackerParams } from '../signals/tracker.js';
 import type { Bar, BarBatch, OrderIntent, Symbol } from '../types.js';
+import { longOnlyIntent } from './long-only.js';
 import { sellsFirst, tunableField, type Strategy, type StrategyContext, type StrategyDecision, type Tunable } from './strategy.js';
 
 /** Where the narrative comes from. Absent in sim and backtest: the signal then says so, it never fakes one. */
@@ -222,32 +223,17 @@ export class ConfidenceStrategy implements Strategy {
   }
 
   private intentFor(ctx: StrategyContext, symbol: Symbol, scan: Scan, state: SymbolState): OrderIntent | null {
-    const held = ctx.held(symbol);
-    const horizonMs = this.config.tracker.horizonBars * HOUR_MS;
-    if (held > 0) {
-      if (state.exit.active) return { symbol, side: 'sell', qty: held, source: 'strategy', reason: 'confidence: a down signal held for two scans' };
-      const heldSince = state.lastBuyTs ?? (state.lastBuyTs = ctx.ts);
-      if (ctx.ts - heldSince >= horizonMs && !state.entry.active) {
-        return { symbol, side: 'sell', qty: held, source: 'strategy', reason: 'confidence: the horizon passed without a fresh entry signal' };
-      }
-      return null;
-    }
-    // a buy placed on a recent bar may still be on its way to the book
-    if (state.lastBuyTs !== undefined && ctx.ts - state.lastBuyTs < 2 * HOUR_MS) return null;
-    state.lastBuyTs = undefined;
-    if (!state.entry.active || scan.sizeMultiplier <= 0) return null;
-    const notional = Math.min(ctx.equity * this.params.positionFraction * scan.sizeMultiplier, ctx.cash * 0.99);
-    if (!(notional > 0)) return null;
-    state.lastBuyTs = ctx.ts;
-    return {
-      symbol,
-      side: 'buy',
-      notional,
-      source: 'strategy',
-      reason: 'confidence: an up signal met every threshold for two scans',
+    return longOnlyIntent(ctx, symbol, state, {
+      label: 'confidence',
+      entry: state.entry.active,
+      exit: state.exit.active,
+      horizonMs: this.config.tracker.horizonBars * HOUR_MS,
+      fraction: this.params.positionFraction * scan.sizeMultiplier,
       edge: { winProbability: scan.confidence, payoff: this.tracker.payoff },
-    };
+      reasons: { entry: 'an up signal met every threshold for two scans', exit: 'a down signal held for two scans' },
+    });
   }
+
 }
 
 /** One record of both snapshots. A plain loop: spreading two objects of fifty-odd keys costs several times more. */

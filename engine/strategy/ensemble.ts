@@ -12,6 +12,7 @@ import type { ModelSource } from '../ensemble/source.js';
 import { AdaptiveVote, type VoteOptions } from '../ensemble/voting.js';
 import { HysteresisTier } from '../signals/calibration.js';
 import type { BarBatch, OrderIntent, Symbol } from '../types.js';
+import { longOnlyIntent } from './long-only.js';
 import { sellsFirst, tunableField, type Strategy, type StrategyContext, type StrategyDecision, type Tunable } from './strategy.js';
 
 export interface EnsembleParams {
@@ -155,22 +156,17 @@ export class EnsembleStrategy implements Strategy {
   }
 
   private intentFor(ctx: StrategyContext, symbol: Symbol, p: number, state: SymbolState, set: ModelSet): OrderIntent | null {
-    const held = ctx.held(symbol);
-    const longest = Math.max(...set.manifest.models.map((m) => m.horizonBars)) * HOUR_MS;
-    if (held > 0) {
-      if (state.exit.active) return { symbol, side: 'sell', qty: held, source: 'strategy', reason: 'ensemble: probability below the exit level for two scans' };
-      const since = state.lastBuyTs ?? (state.lastBuyTs = ctx.ts);
-      if (ctx.ts - since >= longest && !state.entry.active) return { symbol, side: 'sell', qty: held, source: 'strategy', reason: 'ensemble: the horizon passed without a fresh entry signal' };
-      return null;
-    }
-    if (state.lastBuyTs !== undefined && ctx.ts - state.lastBuyTs < 2 * HOUR_MS) return null;
-    state.lastBuyTs = undefined;
-    if (!state.entry.active) return null;
-    const notional = Math.min(ctx.equity * this.params.positionFraction, ctx.cash * 0.99);
-    if (!(notional > 0)) return null;
-    state.lastBuyTs = ctx.ts;
-    return { symbol, side: 'buy', notional, source: 'strategy', reason: 'ensemble: the combined probability met the entry level for two scans', edge: { winProbability: p, payoff: 1 } };
+    return longOnlyIntent(ctx, symbol, state, {
+      label: 'ensemble',
+      entry: state.entry.active,
+      exit: state.exit.active,
+      horizonMs: Math.max(...set.manifest.models.map((m) => m.horizonBars)) * HOUR_MS,
+      fraction: this.params.positionFraction,
+      edge: { winProbability: p, payoff: 1 },
+      reasons: { entry: 'the combined probability met the entry level for two scans', exit: 'probability below the exit level for two scans' },
+    });
   }
+
 
   private state(symbol: Symbol): SymbolState {
     let s = this.states.get(symbol);
