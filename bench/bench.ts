@@ -9,20 +9,27 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { dataDirExists, DEFAULT_SYMBOLS, embeddedData, loadCsvData, type BenchData } from './data.js';
+import type { HotModelSource } from '../engine/ensemble/source.js';
 import { benchResultSchema, type BenchResult, type Figure } from './schema.js';
 import {
   agentMemoryRun,
   decisionRepeat,
+  ensembleInputs,
+  inferenceRepeat,
   killRepeat,
+  loadModelSource,
   pipelineRepeat,
   referenceCloses,
   referenceRepeat,
   replayStart,
+  REPO_ROOT,
   startupInProcess,
   startupProcess,
   statusRepeat,
   type AgentMemoryRun,
   type Context,
+  type EnsembleInputs,
+  type InferenceRepeat,
   type KillRepeat,
   type LatencyRepeat,
   type PipelineRepeat,
@@ -58,6 +65,10 @@ interface Plan {
   readonly statusIntervalMs: number;
   readonly referenceMinMs: number;
   readonly memorySeconds: number;
+  /** ensemble inference: untimed calls, then timed calls per repeat, cycling through this many distinct hours */
+  readonly inferenceWarmupCalls: number;
+  readonly inferenceCalls: number;
+  readonly inferenceDistinctBatches: number;
 }
 
 const FULL: Plan = {
@@ -71,6 +82,9 @@ const FULL: Plan = {
   statusIntervalMs: 10,
   referenceMinMs: 250,
   memorySeconds: 12,
+  inferenceWarmupCalls: 500,
+  inferenceCalls: 5_000,
+  inferenceDistinctBatches: 2_000,
 };
 
 const QUICK: Plan = {
@@ -84,10 +98,15 @@ const QUICK: Plan = {
   statusIntervalMs: 10,
   referenceMinMs: 50,
   memorySeconds: 3,
+  inferenceWarmupCalls: 50,
+  inferenceCalls: 300,
+  inferenceDistinctBatches: 300,
 };
 
 export const TARGETS = {
   pipelineBarsPerSecond: { op: '>=', value: 500_000 },
+  ensemblePipelineBarsPerSecond: { op: '>=', value: 250_000 },
+  ensembleInferenceP99Us: { op: '<=', value: 200 },
   decisionP99Ms: { op: '<=', value: 1 },
   statusP99Ms: { op: '<=', value: 5 },
   eventLoopLagP99Ms: { op: '<=', value: 20 },
@@ -149,6 +168,70 @@ export async function runBench(options: BenchOptions, progress: Progress = () =>
   if (reference[0]!.bars !== window.bars) notes.push(`The reference loop saw ${reference[0]!.bars} bars, the pipeline ${window.bars}.`);
   progress(`reference: ${Math.round(median(reference.map((r) => r.barsPerSecond))).toLocaleString('en-US')} bars/s`);
   mark('reference');
+
+  // ---- 2b. the model ensemble: pipeline throughput, and inference per live decision ----
+  const modelsDir = resolve(REPO_ROOT, config.strategy.ensemble.modelsDir);
+  const ensemblePipeline: PipelineRepeat[] = [];
+  const inference: InferenceRepeat[] = [];
+  let inputs: EnsembleInputs | undefined;
+  let ensembleWorkload: BenchResult['workload']['ensemble'] = null;
+  let models: HotModelSource | undefined;
+  try {
+    models = await loadModelSource(modelsDir);
+  } catch (error) {
+    notes.push(`No ensemble figures: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (models) {
+    try {
+      const set = models.current()!;
+      progress(`ensemble: ${set.manifest.models.length} models × ${set.manifest.featureKeys.length} inputs (set of ${set.manifest.createdAt}) from ${modelsDir}`);
+      for (let i = 0; i < plan.repeats; i++) {
+        const maxBatches = i === 0 ? Number.MAX_SAFE_INTEGER : ensemblePipeline[0]!.batches;
+        const repeat = await pipelineRepeat(ctx, maxBatches, i === 0 ? budgetMs : budgetMs * 1.5, budgetMs * 0.1, { name: 'ensemble', models });
+        ensemblePipeline.push(repeat);
+        progress(`ensemble pipeline ${i + 1}/${plan.repeats}: ${repeat.bars.toLocaleString('en-US')} bars in ${repeat.seconds.toFixed(1)} s = ${Math.round(repeat.barsPerSecond).toLocaleString('en-US')} bars/s (warm-up ${repeat.setupMs.toFixed(0)} ms)`);
+      }
+      const ew = ensemblePipeline[0]!;
+      const ensembleWhole = ew.batches >= replayableBatches;
+      if (!ensembleWhole) {
+        notes.push(
+          `The ensemble pipeline replay is time-boxed at ${plan.pipelineSeconds} s per repeat: it covered ${ew.batches.toLocaleString('en-US')} of the ` +
+            `${replayableBatches.toLocaleString('en-US')} batches from ${iso(fromTs)} (to ${iso(ew.lastTs)}); at the target speed the whole window would take ` +
+            `${((replayableBatches * data.symbols.length) / TARGETS.ensemblePipelineBarsPerSecond.value).toFixed(1)} s.`,
+        );
+      }
+      if (ensemblePipeline.some((p) => p.batches !== ew.batches)) notes.push('Some ensemble pipeline repeats hit their safety time cap before replaying the same batches as the first.');
+      mark('ensemble pipeline');
+
+      inputs = ensembleInputs(data, set.columns, fromTs, plan.primeBatches, plan.inferenceDistinctBatches);
+      if (inputs.source === 'random') notes.push('No hour of the data gave every symbol a feature vector: the ensemble inference figures ran on random numbers of the same shape.');
+      for (let i = 0; i < plan.repeats; i++) {
+        const r = await inferenceRepeat(set.runner, inputs, plan.inferenceWarmupCalls, plan.inferenceCalls);
+        inference.push(r);
+        progress(`ensemble inference ${i + 1}/${plan.repeats}: ${r.calls} calls of ${inputs.rows} × ${inputs.inputs}, p50 ${r.p50Us.toFixed(1)} µs, p99 ${r.p99Us.toFixed(1)} µs`);
+      }
+      mark('ensemble inference');
+      ensembleWorkload = {
+        modelsDir,
+        modelSet: set.manifest.createdAt,
+        models: set.manifest.models.length,
+        inputs: set.manifest.featureKeys.length,
+        pipeline: { budgetSecondsPerRepeat: plan.pipelineSeconds, batches: ew.batches, bars: ew.bars, replayTo: iso(ew.lastTs), wholeWindow: ensembleWhole },
+        inference: {
+          rows: inputs.rows,
+          inputs: inputs.inputs,
+          batchSource: inputs.source,
+          distinctBatches: inputs.batches.length,
+          batchesFrom: inputs.fromTs === null ? null : iso(inputs.fromTs),
+          batchesTo: inputs.toTs === null ? null : iso(inputs.toTs),
+          warmupCalls: plan.inferenceWarmupCalls,
+          callsPerRepeat: plan.inferenceCalls,
+        },
+      };
+    } finally {
+      await models.close();
+    }
+  }
 
   // ---- 3. decision latency (sim) ----
   const decision: LatencyRepeat[] = [];
@@ -213,6 +296,17 @@ export async function runBench(options: BenchOptions, progress: Progress = () =>
     referenceBarsPerSecond: figure('Reference SMA(10/30) loop', 'bars/s', referenceBps, null,
       'An SMA(10/30) crossover over Float64Array closes of the same bars, whole passes repeated for at least a quarter second.'),
     pipelineOverReference: figure('Pipeline ÷ reference', 'ratio', ratios, null, 'Per repeat: pipeline bars/s divided by the reference bars/s of the same repeat index.'),
+    ensemblePipelineBarsPerSecond: figure('Full pipeline replay (ensemble)', 'bars/s', orNaN(ensemblePipeline.map((p) => p.barsPerSecond)), TARGETS.ensemblePipelineBarsPerSecond,
+      'As pipelineBarsPerSecond with the ensemble strategy on the model set shipped in models/ (HotModelSource, loaded once for all repeats): per hourly batch every symbol\'s FeatureVectorizer vector, one onnxruntime call of the merged graph for all symbols, the adaptive vote; then the same full risk gate, simulated broker and SQLite journal. Same data, window start, warm-up and time box as the pipeline figure; the first repeat finds its own batch count, the others replay it.'),
+    ensembleInferenceP50Us: figure('Ensemble inference p50 per live decision', 'µs', orNaN(inference.map((r) => r.p50Us)), null,
+      inputs
+        ? `One EnsembleRunner.run(batch, rows) call (onnxruntime-node, one thread) as the ensemble strategy makes it once per hourly decision: ${inputs.rows} rows (every symbol) × ${inputs.inputs} inputs (the manifest's featureKeys), ` +
+            (inputs.source === 'real'
+              ? `real inputs (FeatureVectorizer over the loaded bars, columns from the set's columns) cycling through ${inputs.batches.length} distinct hours`
+              : 'random standard normal inputs of that shape') +
+            `; from the call until its promise resolves, ${plan.inferenceCalls} timed calls per repeat in a row after ${plan.inferenceWarmupCalls} untimed.`
+        : 'One EnsembleRunner.run(batch, rows) call for one hour of every symbol; not measured (no model set).'),
+    ensembleInferenceP99Us: figure('Ensemble inference p99 per live decision', 'µs', orNaN(inference.map((r) => r.p99Us)), TARGETS.ensembleInferenceP99Us, 'As ensembleInferenceP50Us, 99th percentile.'),
     decisionP50Ms: figure('Decision latency p50 (sim)', 'ms', decision.map((d) => d.p50), null,
       'Sim-mode engine (wall clock, outbox notifier, command core): per hourly bar batch of all symbols, handleBars until its promise resolves (journal writes included).'),
     decisionP99Ms: figure('Decision latency p99 (sim)', 'ms', decision.map((d) => d.p99), TARGETS.decisionP99Ms, 'As decisionP50Ms, 99th percentile.'),
@@ -272,6 +366,7 @@ export async function runBench(options: BenchOptions, progress: Progress = () =>
       riskProfile: config.risk.profile,
       journal: 'SQLite file in the OS temp dir (WAL, synchronous=NORMAL), one per engine',
       pipeline: { budgetSecondsPerRepeat: plan.pipelineSeconds, batches: window.batches, bars: window.bars, replayTo: iso(window.lastTs), wholeWindow },
+      ensemble: ensembleWorkload,
       statusIntervalMs: plan.statusIntervalMs,
       simBarsPerSecond: simBps,
     },
@@ -280,6 +375,8 @@ export async function runBench(options: BenchOptions, progress: Progress = () =>
     details: {
       pipeline: pipeline.map((p) => roundAll(p)),
       reference: reference.map((r) => roundAll(r)),
+      ensemblePipeline: ensemblePipeline.map((p) => roundAll(p)),
+      ensembleInference: inference.map((r) => roundAll(r)),
       decision: decision.map((d) => roundAll(d)),
       status: status.map((s) => roundAll(s)),
       killPaced: killPaced.map((k) => roundAll(k)),
@@ -335,6 +432,11 @@ function figure(label: string, unit: string, values: readonly number[], target: 
   return { label, unit, repeats, median: medianValue, target, met, definition };
 }
 
+/** A figure needs at least one value: NaN (null in the JSON) when the scenario could not run. */
+function orNaN(values: readonly number[]): number[] {
+  return values.length > 0 ? [...values] : [Number.NaN];
+}
+
 function roundAll<T extends object>(o: T): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'number' ? round(v, 3) : v !== null && typeof v === 'object' ? roundAll(v as object) : v]));
 }
@@ -366,10 +468,19 @@ export function formatTable(r: BenchResult): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   const d = r.data;
+  const e = r.workload.ensemble;
   return [
     `Benchmark ${r.quick ? '(quick) ' : ''}${r.date} · ${r.machine.cpus}× ${r.machine.cpuModel} · Node ${r.machine.node} · ${r.wallSeconds} s`,
     `Data: ${d.kind} ${d.source}: ${d.symbols.length} symbols, ${d.bars.toLocaleString('en-US')} bars (loaded via ${d.load.via} in ${d.load.ms} ms). ` +
       `Pipeline replay: ${r.workload.pipeline.bars.toLocaleString('en-US')} bars from ${r.workload.replayFrom.slice(0, 10)} to ${r.workload.pipeline.replayTo.slice(0, 10)}, ${r.workload.repeats} repeat(s).`,
+    ...(e
+      ? [
+          `Ensemble: ${e.models} models × ${e.inputs} inputs (set of ${e.modelSet}); replay ${e.pipeline.bars.toLocaleString('en-US')} bars to ${e.pipeline.replayTo.slice(0, 10)}; ` +
+            `inference ${e.inference.callsPerRepeat.toLocaleString('en-US')} calls of ${e.inference.rows} × ${e.inference.inputs} per repeat on ` +
+            (e.inference.batchSource === 'real' ? `real feature vectors (${e.inference.distinctBatches.toLocaleString('en-US')} distinct hours)` : 'random numbers') +
+            '.',
+        ]
+      : []),
     '',
     line(header),
     widths.map((w) => '-'.repeat(w)).join('  '),

@@ -1,6 +1,7 @@
 /**
  * Engines for the benchmark, wired exactly as the product wires them (src/engine-factory.ts): the confidence
- * strategy, the full risk gate, the simulated broker and a SQLite journal. Two flavours:
+ * strategy (or the model ensemble, given its loaded model set), the full risk gate, the simulated broker and a
+ * SQLite journal. Two flavours:
  *   - backtest: as `npm run backtest` builds it (market-time wall clock, no notifications);
  *   - sim: as `npm start` in sim mode builds it (wall clock, the outbox notifier with a console-like channel,
  *     the command core with its audit log, venue and cursor saved after every bar).
@@ -18,7 +19,9 @@ import type { Engine } from '../engine/engine.js';
 import type { MarketFeed } from '../engine/market/feed.js';
 import { ReplayFeed } from '../engine/market/replay-feed.js';
 import type { Notifier } from '../engine/ports.js';
+import type { ModelSource } from '../engine/ensemble/source.js';
 import { runFeed } from '../engine/runner.js';
+import type { StrategyName } from '../engine/strategy/index.js';
 import type { BarBatch } from '../engine/types.js';
 import type { Config } from '../src/config.js';
 import { buildSimEngine } from '../src/engine-factory.js';
@@ -80,6 +83,14 @@ export interface RigOptions {
   readonly maxBatches: number;
   /** a saved venue to start from (positions for /kill); default a fresh account of sim.equity */
   readonly venue?: SimVenueState;
+  /** the strategy; default the confidence strategy */
+  readonly strategy?: RigStrategy;
+}
+
+/** A strategy by name, and for the ensemble its loaded model set (engine/ensemble/source.ts). */
+export interface RigStrategy {
+  readonly name: StrategyName;
+  readonly models?: ModelSource;
 }
 
 export interface Rig {
@@ -128,7 +139,8 @@ export async function buildRig(o: RigOptions): Promise<Rig> {
     config: o.config,
     mode: o.mode,
     symbols: o.data.symbols,
-    strategy: 'confidence',
+    strategy: o.strategy?.name ?? 'confidence',
+    ...(o.strategy?.models ? { models: o.strategy.models } : {}),
     profile: 'full',
     startingEquity: o.config.sim.equity,
     venue: o.venue,

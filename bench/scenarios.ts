@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Actor } from '../bot/registry.js';
 import type { SimVenueState } from '../engine/broker/sim-broker.js';
+import { FeatureVectorizer } from '../engine/ensemble/features.js';
+import type { EnsembleRunner } from '../engine/ensemble/onnx-runner.js';
+import { HotModelSource } from '../engine/ensemble/source.js';
 import { QTY_EPSILON } from '../engine/ledger.js';
 import { floorToIncrement } from '../engine/money.js';
 import type { Symbol } from '../engine/types.js';
@@ -20,7 +23,7 @@ import type { Logger } from '../src/logger.js';
 import { openDatabase } from '../src/store/database.js';
 import { SqliteStateStore } from '../src/store/sqlite-journal.js';
 import type { BenchData } from './data.js';
-import { BENCH_OPERATOR, buildRig, type Rig } from './rig.js';
+import { BENCH_OPERATOR, buildRig, type Rig, type RigStrategy } from './rig.js';
 import { maxOf, memoryPoint, percentile, sleep, type MemoryPoint } from './stats.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -43,8 +46,8 @@ export function replayStart(data: BenchData, prime: number): number {
   return times[Math.min(times.length - 1, Math.max(allFrom, prime))]!;
 }
 
-function rig(ctx: Context, mode: 'backtest' | 'sim', maxBatches: number, venue?: SimVenueState): Promise<Rig> {
-  return buildRig({ config: ctx.config, data: ctx.data, mode, log: ctx.log, primeBatches: ctx.primeBatches, fromTs: ctx.fromTs, maxBatches, ...(venue ? { venue } : {}) });
+function rig(ctx: Context, mode: 'backtest' | 'sim', maxBatches: number, venue?: SimVenueState, strategy?: RigStrategy): Promise<Rig> {
+  return buildRig({ config: ctx.config, data: ctx.data, mode, log: ctx.log, primeBatches: ctx.primeBatches, fromTs: ctx.fromTs, maxBatches, ...(venue ? { venue } : {}), ...(strategy ? { strategy } : {}) });
 }
 
 // ---- 1. replay throughput of the full pipeline ----
@@ -64,10 +67,11 @@ export interface PipelineRepeat {
 
 /**
  * One backtest-mode replay from the window start, as fast as the runner goes, until `maxBatches` or `budgetMs`
- * of replay time. Memory is sampled once `markAfterMs` of replay time has passed, and at the end.
+ * of replay time. Memory is sampled once `markAfterMs` of replay time has passed, and at the end. The strategy is
+ * the confidence strategy unless `strategy` names another (the ensemble, with its model set).
  */
-export async function pipelineRepeat(ctx: Context, maxBatches: number, budgetMs: number, markAfterMs: number): Promise<PipelineRepeat> {
-  const r = await rig(ctx, 'backtest', maxBatches);
+export async function pipelineRepeat(ctx: Context, maxBatches: number, budgetMs: number, markAfterMs: number, strategy?: RigStrategy): Promise<PipelineRepeat> {
+  const r = await rig(ctx, 'backtest', maxBatches, undefined, strategy);
   const abort = new AbortController();
   let excluded = 0;
   let mark: (MemoryPoint & { bars: number }) | undefined;
@@ -100,6 +104,131 @@ export async function pipelineRepeat(ctx: Context, maxBatches: number, budgetMs:
     memoryAtMark: mark ?? { ...end, bars: r.feed.bars },
     memoryAtEnd: end,
   };
+}
+
+// ---- 1b. the model ensemble: its model set, and inference per live decision ----
+
+/**
+ * The deployed model set as the product loads it (src/backtest.ts `loadModels`): a HotModelSource on the
+ * models folder, not watched. Throws when no set could be loaded. The caller closes it.
+ */
+export async function loadModelSource(modelsDir: string): Promise<HotModelSource> {
+  const source = new HotModelSource(modelsDir, { loaded: () => undefined, refused: () => undefined });
+  await source.ready();
+  if (!source.current()) {
+    await source.close();
+    throw new Error(`no model set in ${modelsDir}: ${source.problem ?? 'unknown reason'}`);
+  }
+  return source;
+}
+
+export interface EnsembleInputs {
+  /** each one hour of every symbol: rows × inputs, row-major, rows in data.symbols order */
+  readonly batches: readonly Float32Array[];
+  readonly rows: number;
+  readonly inputs: number;
+  /** real: FeatureVectorizer over the loaded bars; random: standard normal numbers (no hour had every symbol's vector) */
+  readonly source: 'real' | 'random';
+  /** open times of the first and last real batch */
+  readonly fromTs: number | null;
+  readonly toTs: number | null;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Model inputs as the ensemble strategy builds them for one live decision: per hour, every symbol's
+ * FeatureVectorizer vector, its `columns` picked in the model set's order. The vectorizers start `leadBars`
+ * hours before `fromTs` (clamped to the data); hours where some symbol has no vector are skipped. At most
+ * `wanted` batches. When there is no such hour at all, `wanted` batches of standard normal numbers stand in.
+ */
+export function ensembleInputs(data: BenchData, columns: Int32Array, fromTs: number, leadBars: number, wanted: number): EnsembleInputs {
+  const rows = data.symbols.length;
+  const inputs = columns.length;
+  const series = data.symbols.map((s) => data.series.get(s) ?? []);
+  const vectorizers = series.map(() => new FeatureVectorizer());
+  const startTs = fromTs - leadBars * HOUR_MS;
+  const at = series.map((bars) => {
+    let i = 0;
+    while (i < bars.length && bars[i]!.ts < startTs) i++;
+    return i;
+  });
+  const batches: Float32Array[] = [];
+  let firstTs: number | null = null;
+  let lastTs: number | null = null;
+  let batch = new Float32Array(rows * inputs);
+  while (batches.length < wanted) {
+    let ts = Number.POSITIVE_INFINITY;
+    for (let r = 0; r < rows; r++) {
+      const bar = series[r]![at[r]!];
+      if (bar && bar.ts < ts) ts = bar.ts;
+    }
+    if (ts === Number.POSITIVE_INFINITY) break;
+    let full = true;
+    for (let r = 0; r < rows; r++) {
+      const bar = series[r]![at[r]!];
+      if (!bar || bar.ts !== ts) {
+        full = false;
+        continue;
+      }
+      at[r]! += 1;
+      const vector = vectorizers[r]!.update(bar);
+      if (!vector) {
+        full = false;
+        continue;
+      }
+      for (let c = 0; c < inputs; c++) batch[r * inputs + c] = vector[columns[c]!]!;
+    }
+    if (!full) continue;
+    batches.push(batch);
+    firstTs ??= ts;
+    lastTs = ts;
+    batch = new Float32Array(rows * inputs);
+  }
+  if (batches.length > 0) return { batches, rows, inputs, source: 'real', fromTs: firstTs, toTs: lastTs };
+  let seed = 42;
+  const uniform = () => {
+    seed = (Math.imul(seed, 1_664_525) + 1_013_904_223) >>> 0;
+    return (seed + 0.5) / 2 ** 32;
+  };
+  const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const random = Array.from({ length: Math.max(1, wanted) }, () => Float32Array.from({ length: rows * inputs }, normal));
+  return { batches: random, rows, inputs, source: 'random', fromTs: null, toTs: null };
+}
+
+export interface InferenceRepeat {
+  readonly warmupCalls: number;
+  readonly calls: number;
+  /** µs per runner.run call */
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly maxUs: number;
+  readonly meanUs: number;
+  /** sum of every output probability of the timed calls: proves the work was done */
+  readonly checksum: number;
+}
+
+/**
+ * `runner.run(batch, rows)` as the ensemble strategy calls it once per live decision (one hour of every symbol),
+ * `warmup` untimed calls then `calls` timed ones, one after the other, cycling through `inputs.batches`.
+ * Each call is timed from the call until its promise resolves.
+ */
+export async function inferenceRepeat(runner: EnsembleRunner, inputs: EnsembleInputs, warmup: number, calls: number): Promise<InferenceRepeat> {
+  const { batches, rows } = inputs;
+  let checksum = 0;
+  for (let i = 0; i < warmup; i++) await runner.run(batches[i % batches.length]!, rows);
+  const samples = new Float64Array(calls);
+  for (let i = 0; i < calls; i++) {
+    const batch = batches[i % batches.length]!;
+    const started = process.hrtime.bigint();
+    const out = await runner.run(batch, rows);
+    samples[i] = Number(process.hrtime.bigint() - started) / 1_000;
+    for (const p of out) checksum += p;
+  }
+  let sum = 0;
+  for (const s of samples) sum += s;
+  const list = Array.from(samples);
+  return { warmupCalls: warmup, calls, p50Us: percentile(list, 50), p99Us: percentile(list, 99), maxUs: maxOf(list), meanUs: sum / calls, checksum };
 }
 
 // ---- 2. the reference loop ----

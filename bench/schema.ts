@@ -26,6 +26,9 @@ export const FIGURE_NAMES = [
   'pipelineBarsPerSecond',
   'referenceBarsPerSecond',
   'pipelineOverReference',
+  'ensemblePipelineBarsPerSecond',
+  'ensembleInferenceP50Us',
+  'ensembleInferenceP99Us',
   'decisionP50Ms',
   'decisionP99Ms',
   'statusP50Ms',
@@ -39,6 +42,14 @@ export const FIGURE_NAMES = [
   'startupProcessMs',
   'startupInProcessMs',
 ] as const;
+
+const replayWindowSchema = z.strictObject({
+  budgetSecondsPerRepeat: z.number().positive(),
+  batches: z.number().int().positive(),
+  bars: z.number().int().positive(),
+  replayTo: z.iso.datetime(),
+  wholeWindow: z.boolean(),
+});
 
 export const benchResultSchema = z.strictObject({
   schemaVersion: z.literal(1),
@@ -80,13 +91,31 @@ export const benchResultSchema = z.strictObject({
     strategy: z.string(),
     riskProfile: z.string(),
     journal: z.string(),
-    pipeline: z.strictObject({
-      budgetSecondsPerRepeat: z.number().positive(),
-      batches: z.number().int().positive(),
-      bars: z.number().int().positive(),
-      replayTo: z.iso.datetime(),
-      wholeWindow: z.boolean(),
-    }),
+    pipeline: replayWindowSchema,
+    /** the model ensemble's figures; null when no model set could be loaded (a note says why) */
+    ensemble: z
+      .strictObject({
+        modelsDir: z.string(),
+        /** the manifest's createdAt */
+        modelSet: z.string(),
+        models: z.number().int().positive(),
+        /** the manifest's featureKeys */
+        inputs: z.number().int().positive(),
+        pipeline: replayWindowSchema,
+        inference: z.strictObject({
+          /** symbols: one row each per call */
+          rows: z.number().int().positive(),
+          inputs: z.number().int().positive(),
+          /** real: FeatureVectorizer vectors of the loaded bars; random: normal numbers of the same shape */
+          batchSource: z.enum(['real', 'random']),
+          distinctBatches: z.number().int().positive(),
+          batchesFrom: z.iso.datetime().nullable(),
+          batchesTo: z.iso.datetime().nullable(),
+          warmupCalls: z.number().int().nonnegative(),
+          callsPerRepeat: z.number().int().positive(),
+        }),
+      })
+      .nullable(),
     statusIntervalMs: z.number().positive(),
     simBarsPerSecond: z.number().positive(),
   }),
