@@ -64,8 +64,8 @@ describe('buildDigest', () => {
     const text = d.text.split('\n');
     expect(text[0]).toBe('Daily digest 2024-03-05 (UTC)');
     const day = d.numbers.day;
-    expect(d.text).toContain(`  Day ${day.pnlUsd! < 0 ? '-' : ''}$${Math.abs(day.pnlUsd!).toFixed(2)} ${day.returnPct! >= 0 ? '+' : ''}${day.returnPct!.toFixed(2)}% · b&h ${day.buyHoldReturnPct! >= 0 ? '+' : ''}${day.buyHoldReturnPct!.toFixed(2)}%`);
-    expect(d.text).toContain('  Week (4d) ');
+    expect(d.text).toContain(`  24 h ${day.pnlUsd! < 0 ? '-' : ''}$${Math.abs(day.pnlUsd!).toFixed(2)} ${day.returnPct! >= 0 ? '+' : ''}${day.returnPct!.toFixed(2)}% · b&h ${day.buyHoldReturnPct! >= 0 ? '+' : ''}${day.buyHoldReturnPct!.toFixed(2)}%`);
+    expect(d.text).toContain('  7 days (4d) ');
     expect(d.text).not.toMatch(/NaN|undefined|Infinity|null/);
     // the chart: the week's curves, strategy and buy-and-hold on the same timestamps
     expect(d.chart.strategy).toEqual(statsFor(db, '7d').curves.strategy);
@@ -168,7 +168,7 @@ describe('buildDigest', () => {
     expect(d.text).toContain('Trades today: none');
     expect(d.text).toContain('Risk events today: none');
     expect(d.text.split('\n').at(-1)).toBe('Health: telegram ok, 0 queued');
-    expect(d.text).toContain('  Day (2h) $2.00 +0.20% · b&h n/a'); // no bars: no benchmark
+    expect(d.text).toContain('  24 h (2h) $2.00 +0.20% · b&h n/a'); // no bars: no benchmark
     expect(d.numbers.bestCall).toBeNull();
     expect(d.numbers.regimes).toEqual([{ symbol: 'BTC/USD', volatility: 'n/a', trend: 'n/a', momentum: 'n/a' }]);
   });
@@ -184,7 +184,7 @@ describe('buildDigest', () => {
     // one snapshot: the digest exists, the periods say there is not enough data
     db.prepare('INSERT INTO equity_snapshots (ts, equity, cash, exposure) VALUES (?, ?, ?, ?)').run(T0, 10_000, 10_000, 0);
     const one = buildDigest(db);
-    expect(one.text).toContain('  Day: not enough data');
+    expect(one.text).toContain('  24 h: not enough data');
     expect(one.text).not.toMatch(/NaN|undefined/);
   });
 

@@ -23,6 +23,8 @@ export interface DigestOptions {
   readonly horizonHours?: number;
   /** one line on the agent's health, shown as is */
   readonly health?: string;
+  /** the live risk usage against the limits (the lines /limits shows), placed before the health line */
+  readonly riskUsage?: string;
   /** the live positions (e.g. StatusView.positions); default the `positions` table */
   readonly positions?: ReadonlyArray<Pick<PositionView, 'symbol' | 'qty' | 'avgCost'> & Partial<Pick<PositionView, 'price' | 'value' | 'unrealizedPnl'>>>;
   /** which period the chart shows; default '7d' */
@@ -189,10 +191,10 @@ export function buildDigest(db: Db, opts: DigestOptions = {}): Digest {
   const regimes = latestRegimes(db, end);
 
   const lines = [`Daily digest ${utcDate(end)} (UTC)`, `As of ${utcLabel(end + (opts.barMs ?? HOUR_MS))}`, `Equity ${formatUsd(last.equity)} · cash ${formatUsd(last.cash)}`];
-  lines.push('P&L vs buy & hold:', pnlLine('Day', day), pnlLine('Week', week), pnlLine('Start', all));
+  lines.push('P&L vs buy & hold:', pnlLine('24 h', day), pnlLine('7 days', week), pnlLine('Since start', all));
   if (week.strategy) {
     const w = week.strategy;
-    lines.push(`Week: Sharpe ${ratioText(w.sharpe, week.points)} · max DD ${(w.maxDrawdown * 100).toFixed(1)}%`);
+    lines.push(`7 days: Sharpe ${ratioText(w.sharpe, week.points)} · max DD ${(w.maxDrawdown * 100).toFixed(1)}%`);
   }
   if (positions.length === 0) lines.push('Positions: none');
   else {
@@ -228,6 +230,7 @@ export function buildDigest(db: Db, opts: DigestOptions = {}): Digest {
       lines.push(r.volatility === 'n/a' && r.trend === 'n/a' && r.momentum === 'n/a' ? `  ${r.symbol} n/a` : `  ${r.symbol} vol ${r.volatility} · trend ${r.trend} · mom ${r.momentum}`);
     }
   }
+  if (opts.riskUsage) lines.push(opts.riskUsage);
   if (opts.health) lines.push(`Health: ${opts.health}`);
   return {
     text: lines.join('\n'),

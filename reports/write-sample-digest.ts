@@ -12,6 +12,7 @@ import { SimClock } from '../engine/clock.js';
 import { EmbeddedMarket } from '../engine/market/embedded-market.js';
 import { loadConfig } from '../src/config.js';
 import { buildSimEngine } from '../src/engine-factory.js';
+import { riskUsageLines } from '../src/operator-reports.js';
 import { openDatabase } from '../src/store/database.js';
 import { SqliteJournal, SqliteStateStore } from '../src/store/sqlite-journal.js';
 import { renderEquityChart } from './chart.js';
@@ -43,7 +44,13 @@ await engine.start();
 engine.prime(history);
 for (let i = 0; i < 30 * 24; i++) await engine.handleBars(market.next());
 
-const digest = buildDigest(db, { feeRate: config.broker.feeRate, positions: engine.status().positions, horizonHours: config.strategy.confidence.horizonBars, health: 'console ok, 0 queued' });
+const digest = buildDigest(db, {
+  feeRate: config.broker.feeRate,
+  positions: engine.status().positions,
+  horizonHours: config.strategy.confidence.horizonBars,
+  riskUsage: riskUsageLines(engine),
+  health: 'console ok, 0 queued',
+});
 const png = renderEquityChart({ title: 'Daily digest: equity and drawdown', subtitle: `SIM · confidence · ${market.description}`, strategy: digest.chart.strategy, benchmark: digest.chart.benchmark });
 writeFileSync('docs/sample-digest.png', png);
 process.stdout.write(`[SIM] ${digest.text}\nwrote docs/sample-digest.png\n`);

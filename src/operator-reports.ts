@@ -29,6 +29,11 @@ export interface Report {
   readonly image?: ReplyImage;
 }
 
+/** The live risk usage against the limits: the first lines of /limits (the digest lists the risk events itself). */
+export function riskUsageLines(engine: EngineApi): string {
+  return renderUsage(engine.status().riskUsage, engine.limits().limits).split('\n').slice(0, 3).join('\n');
+}
+
 export class OperatorReports {
   private readonly advisor: Advisor;
 
@@ -54,14 +59,15 @@ export class OperatorReports {
 
   digest(): Report {
     const status = this.deps.engine.status();
-    const digest = buildDigest(this.deps.db, { feeRate: this.deps.config.broker.feeRate, health: this.deps.health(), positions: status.positions, horizonHours: this.deps.config.strategy.confidence.horizonBars });
+    const digest = buildDigest(this.deps.db, {
+      feeRate: this.deps.config.broker.feeRate,
+      health: this.deps.health(),
+      positions: status.positions,
+      horizonHours: this.deps.config.strategy.confidence.horizonBars,
+      riskUsage: riskUsageLines(this.deps.engine),
+    });
     const png = renderEquityChart({ title: 'Daily digest: equity and drawdown', subtitle: this.subtitle(), strategy: digest.chart.strategy, benchmark: digest.chart.benchmark });
-    // the live risk usage against the limits (the same lines /limits shows), before the health line
-    const usage = renderUsage(status.riskUsage, this.deps.engine.limits().limits).split('\n').slice(0, 3).join('\n');
-    const lines = digest.text.split('\n');
-    const at = lines.findIndex((l) => l.startsWith('Health:'));
-    lines.splice(at < 0 ? lines.length : at, 0, usage);
-    return { text: lines.join('\n'), image: { png, filename: 'digest.png' } };
+    return { text: digest.text, image: { png, filename: 'digest.png' } };
   }
 
   weekly(): Report {
