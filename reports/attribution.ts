@@ -8,6 +8,7 @@
  * under 'n/a'.
  */
 import type { Db } from '../src/store/database.js';
+import { HOUR_MS } from '../engine/market/feed.js';
 
 export interface AttributedSell {
   readonly ts: number;
@@ -42,7 +43,6 @@ export interface Attribution {
   readonly totalRealizedUsd: number;
 }
 
-const HOUR_MS = 3_600_000;
 /** how far before the opening fill its decision may be */
 const DECISION_LOOKBACK_MS = 24 * HOUR_MS;
 const QTY_EPSILON = 1e-12;

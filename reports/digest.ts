@@ -12,6 +12,7 @@ import { formatPct, formatQty, formatUsd } from '../engine/money.js';
 import type { Db } from '../src/store/database.js';
 import { attributeRealized, type Attribution, type Bucket } from './attribution.js';
 import type { EquityPoint } from './performance.js';
+import { lowerBoundByTs } from '../engine/market/feed.js';
 import { closesAt, equityRows, ratioText, fillsBetween, HOUR_MS, statsFor, statsSnapshot, utcDate, utcLabel, type Period, type StatsReport, type StatsSnapshot } from './stats.js';
 
 export interface DigestOptions {
@@ -302,7 +303,7 @@ function judgeCalls(db: Db, from: number, to: number, horizonMs: number): { judg
     const s = parse(row.signal);
     if (s.direction !== 'up' && s.direction !== 'down') continue;
     const bars = barsOf(row.symbol);
-    const i = lowerBound(bars, row.ts);
+    const i = lowerBoundByTs(bars, row.ts);
     const entry = bars[i];
     if (!entry || entry.ts !== row.ts) continue;
     const atHorizon = horizonStmt.get(row.symbol, row.ts + horizonMs) as { ts: number; close: number } | undefined;
@@ -344,17 +345,6 @@ function parse(text: string): Record<string, unknown> {
   } catch {
     return {};
   }
-}
-
-function lowerBound(bars: ReadonlyArray<{ ts: number }>, ts: number): number {
-  let lo = 0;
-  let hi = bars.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (bars[mid]!.ts < ts) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 export interface WeeklyReportOptions {

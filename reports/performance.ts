@@ -1,4 +1,5 @@
 /** Performance figures from an equity curve. Pure functions: the same numbers for backtests, /stats and digests. */
+import { HOUR_MS } from '../engine/market/feed.js';
 
 export interface EquityPoint {
   readonly ts: number;
@@ -59,7 +60,6 @@ export interface MetricsInput {
 
 export const HOURS_PER_YEAR = 24 * 365;
 const YEAR_MS = 365.25 * 24 * 3_600_000;
-const HOUR_MS = 3_600_000;
 
 export function computeMetrics(input: MetricsInput): PerformanceMetrics {
   const { curve, initialEquity, finalEquity, trades } = input;

@@ -17,6 +17,7 @@ import { ConfigError } from './config.js';
 import { buildEngine } from './engine-factory.js';
 import { START_EQUITY_KEY, type MarketContext, type RunningMarket } from './market.js';
 import { headlineScorerFromEnv } from './ollama-scorer.js';
+import { HOUR_MS } from '../engine/market/feed.js';
 
 const TRADING_HOSTS = new Set(['paper-api.alpaca.markets', 'api.alpaca.markets']);
 const DATA_HOST = 'data.alpaca.markets';
@@ -158,7 +159,6 @@ const NEWS_OVERLAP_MS = 5 * 60_000;
 const NEWS_PAGE = 50;
 /** Pages per poll; a larger burst is finished by the next poll, which starts after the newest article seen. */
 const NEWS_MAX_PAGES = 20;
-const HOUR_MS = 3_600_000;
 
 interface NewsFeed {
   /** What the strategy reads: cached scores only, synchronous, so the LLM is never on the order path. */

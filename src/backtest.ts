@@ -4,7 +4,7 @@
  */
 import { SimClock } from '../engine/clock.js';
 import { loadCsvDirectory } from '../engine/market/csv.js';
-import { DAY_MS } from '../engine/market/feed.js';
+import { DAY_MS, HOUR_MS, lowerBoundByTs } from '../engine/market/feed.js';
 import { ReplayFeed } from '../engine/market/replay-feed.js';
 import type { RiskProfile } from '../engine/risk/gate.js';
 import { runFeed } from '../engine/runner.js';
@@ -20,7 +20,6 @@ import { HotModelSource, type ModelSource } from '../engine/ensemble/source.js';
 import { buildSimEngine } from './engine-factory.js';
 import { walkForwardWindows, type WalkForwardSpec, type WalkForwardWindow } from './walk-forward.js';
 
-const HOUR_MS = 3_600_000;
 
 export interface BacktestRequest {
   readonly data: string;
@@ -198,24 +197,13 @@ function judgeCalls(calls: readonly RawCall[], series: ReadonlyMap<Symbol, reado
   for (const call of calls) {
     const bars = series.get(call.symbol);
     if (!bars) continue;
-    const entry = bars[lowerBound(bars, call.ts)];
-    const exit = bars[lowerBound(bars, call.ts + c.horizonBars * HOUR_MS)];
+    const entry = bars[lowerBoundByTs(bars, call.ts)];
+    const exit = bars[lowerBoundByTs(bars, call.ts + c.horizonBars * HOUR_MS)];
     if (!entry || entry.ts !== call.ts || !exit || exit.ts >= toExclusive) continue;
     const move = exit.close / entry.close - 1;
     out.push({ p: call.p, win: (call.direction === 'up' ? move : -move) - c.winThreshold > 0 });
   }
   return out;
-}
-
-function lowerBound(bars: readonly Bar[], ts: number): number {
-  let lo = 0;
-  let hi = bars.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (bars[mid]!.ts < ts) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 export function formatResultsTable(runs: readonly BacktestRun[]): string {

@@ -1,8 +1,8 @@
 /** Command-line arguments of `npm run backtest` (ARCHITECTURE.md §3), validated with zod. */
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { STRATEGY_NAMES, sixtyFortyWeights } from '../engine/strategy/index.js';
 import type { BacktestRequest } from './backtest.js';
+import { parseFlags, symbolList } from './cli-flags.js';
 
 export class CliError extends Error {}
 
@@ -27,10 +27,7 @@ const strategyName = z.string().transform((name, ctx) => {
 const backtestSchema = z
   .object({
     data: z.string().min(1, 'is required (a directory of BTCUSD.csv, ETHUSD.csv, …)'),
-    symbols: z
-      .string()
-      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-      .pipe(z.array(z.string().regex(/^[A-Z0-9]{2,10}\/USD$/, 'symbols look like BTC/USD')).min(1)),
+    symbols: symbolList,
     from: day,
     to: day,
     strategy: strategyName,
@@ -62,36 +59,20 @@ export interface BacktestCli {
 }
 
 export function parseBacktestArgs(argv: readonly string[]): BacktestCli {
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        data: { type: 'string' },
-        symbols: { type: 'string', default: 'BTC/USD,ETH/USD,SOL/USD,LINK/USD' },
-        from: { type: 'string', default: DEFAULT_EVALUATION.from },
-        to: { type: 'string', default: DEFAULT_EVALUATION.to },
-        strategy: { type: 'string', default: 'buyhold' },
-        compare: { type: 'string' },
-        json: { type: 'string' },
-        equity: { type: 'string' },
-        'walk-forward': { type: 'boolean' },
-        'train-days': { type: 'string' },
-        'test-days': { type: 'string' },
-      },
-    }));
-  } catch (error) {
-    throw new CliError(`${(error as Error).message.split('\n')[0]}\n${BACKTEST_USAGE}`);
-  }
-  const parsed = backtestSchema.safeParse(values);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const flag = issue.path[0] !== undefined ? `--${String(issue.path[0])}` : 'arguments';
-    throw new CliError(`${flag}: ${issue.message}\n${BACKTEST_USAGE}`);
-  }
-  const a = parsed.data;
+  const options = {
+    data: { type: 'string' },
+    symbols: { type: 'string', default: 'BTC/USD,ETH/USD,SOL/USD,LINK/USD' },
+    from: { type: 'string', default: DEFAULT_EVALUATION.from },
+    to: { type: 'string', default: DEFAULT_EVALUATION.to },
+    strategy: { type: 'string', default: 'buyhold' },
+    compare: { type: 'string' },
+    json: { type: 'string' },
+    equity: { type: 'string' },
+    'walk-forward': { type: 'boolean' },
+    'train-days': { type: 'string' },
+    'test-days': { type: 'string' },
+  } as const;
+  const a = parseFlags(argv, options, backtestSchema, BACKTEST_USAGE, (m) => new CliError(m));
   if (!a['walk-forward'] && (a['train-days'] !== undefined || a['test-days'] !== undefined)) throw new CliError(`--train-days and --test-days need --walk-forward\n${BACKTEST_USAGE}`);
   const walkForward = a['walk-forward'] ? { trainDays: a['train-days'] ?? 180, testDays: a['test-days'] ?? 30 } : undefined;
   return {

@@ -41,10 +41,10 @@ import {
   WMA,
   ZScore,
 } from './indicators.js';
+import { HOUR_MS } from '../market/feed.js';
 
 export type FeatureSnapshot = Record<string, number | null>;
 
-const HOUR_MS = 3_600_000;
 
 function ratioMinusOne(x: number, ref: number | null): number | null {
   return ref === null || ref === 0 ? null : x / ref - 1;

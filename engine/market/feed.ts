@@ -19,3 +19,15 @@ export interface MarketFeed {
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
+
+/** Index of the first item whose `ts` is at or after `ts` (items sorted by `ts`); `items.length` when none is. */
+export function lowerBoundByTs(items: ReadonlyArray<{ readonly ts: number }>, ts: number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (items[mid]!.ts < ts) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

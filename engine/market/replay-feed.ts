@@ -1,6 +1,6 @@
 /** Replays recorded bars, merged across symbols into one batch per timestamp. */
 import type { Bar, BarBatch, Symbol } from '../types.js';
-import type { MarketFeed } from './feed.js';
+import { lowerBoundByTs, type MarketFeed } from './feed.js';
 
 export interface ReplayWindow {
   /** first bar open time included, ms UTC */
@@ -23,8 +23,8 @@ export class ReplayFeed implements MarketFeed {
     this.batches = mergeByTimestamp(series);
     const from = window.from ?? Number.NEGATIVE_INFINITY;
     const to = window.toExclusive ?? Number.POSITIVE_INFINITY;
-    this.start = lowerBound(this.batches, from);
-    this.end = lowerBound(this.batches, to);
+    this.start = lowerBoundByTs(this.batches, from);
+    this.end = lowerBoundByTs(this.batches, to);
     this.position = this.start;
   }
 
@@ -61,15 +61,4 @@ function mergeByTimestamp(series: ReadonlyMap<Symbol, readonly Bar[]>): BarBatch
     }
   }
   return [...byTs.entries()].sort((a, b) => a[0] - b[0]).map(([ts, bars]) => ({ ts, bars }));
-}
-
-function lowerBound(batches: readonly BarBatch[], ts: number): number {
-  let lo = 0;
-  let hi = batches.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (batches[mid]!.ts < ts) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

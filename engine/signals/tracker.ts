@@ -11,6 +11,7 @@
 import { Calibrator, expectedCalibrationError, PatternTable, type CalibrationMethod } from './calibration.js';
 import type { Direction } from './confidence.js';
 import type { Symbol } from '../types.js';
+import { HOUR_MS } from '../market/feed.js';
 
 export interface TrackerParams {
   /** bars until a signal is judged */
@@ -60,7 +61,6 @@ export interface CalibrationStatus {
   readonly patterns: number;
 }
 
-const HOUR_MS = 3_600_000;
 /**
  * Calls needed before the online ECE is trusted. With ten bins, a perfectly calibrated forecaster scored on a few
  * hundred calls often shows more than 5% ECE from sampling noise alone; at a thousand the noise is about 2%.

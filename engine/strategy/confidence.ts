@@ -16,6 +16,7 @@ import { SignalTracker, type TrackerParams } from '../signals/tracker.js';
 import type { Bar, BarBatch, OrderIntent, Symbol } from '../types.js';
 import { longOnlyIntent } from './long-only.js';
 import { sellsFirst, tunableField, type Strategy, type StrategyContext, type StrategyDecision, type Tunable } from './strategy.js';
+import { HOUR_MS } from '../market/feed.js';
 
 /** Where the narrative comes from. Absent in sim and backtest: the signal then says so, it never fakes one. */
 export interface NarrativeSource {
@@ -33,7 +34,6 @@ export interface ConfidenceParams {
   readonly policies: RegimePolicyTable;
 }
 
-const HOUR_MS = 3_600_000;
 /** scans in a row a tier needs before it counts */
 const TIER_SCANS = 2;
 

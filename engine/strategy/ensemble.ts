@@ -14,6 +14,7 @@ import { HysteresisTier } from '../signals/calibration.js';
 import type { BarBatch, OrderIntent, Symbol } from '../types.js';
 import { longOnlyIntent } from './long-only.js';
 import { sellsFirst, tunableField, type Strategy, type StrategyContext, type StrategyDecision, type Tunable } from './strategy.js';
+import { HOUR_MS } from '../market/feed.js';
 
 export interface EnsembleParams {
   readonly minProbability: number;
@@ -24,7 +25,6 @@ export interface EnsembleParams {
   readonly vote: VoteOptions;
 }
 
-const HOUR_MS = 3_600_000;
 
 interface PendingCall {
   readonly ts: number;

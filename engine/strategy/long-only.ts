@@ -6,8 +6,8 @@
  */
 import type { Edge, OrderIntent, Symbol } from '../types.js';
 import type { StrategyContext } from './strategy.js';
+import { HOUR_MS } from '../market/feed.js';
 
-const HOUR_MS = 3_600_000;
 
 export interface Holding {
   /** open time of the bar of our last buy; undefined when not holding (or not known, after a restart) */

@@ -1,6 +1,6 @@
 /** Command-line arguments of `npm run train`, validated with zod. */
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { parseFlags, symbolList } from '../cli-flags.js';
 import { DEFAULT_SEARCH } from './search.js';
 
 export class TrainCliError extends Error {}
@@ -22,10 +22,7 @@ const int = (what: string, min: number, max: number) =>
 
 const schema = z.object({
   data: z.string().min(1, 'must name a directory of BTCUSD.csv, ETHUSD.csv, …'),
-  symbols: z
-    .string()
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-    .pipe(z.array(z.string().regex(/^[A-Z0-9]{2,10}\/USD$/, 'symbols look like BTC/USD')).min(1, 'name at least one symbol')),
+  symbols: symbolList,
   until: z
     .string()
     .regex(/^\d{4}-\d{2}-\d{2}$/, 'use YYYY-MM-DD')
@@ -60,37 +57,21 @@ export interface TrainArgs {
 }
 
 export function parseTrainArgs(argv: readonly string[]): TrainArgs {
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        data: { type: 'string', default: '../shared/data/binance-1h' },
-        symbols: { type: 'string', default: DEFAULT_SYMBOLS.join(',') },
-        until: { type: 'string', default: IN_SAMPLE_END },
-        trials: { type: 'string', default: '30' },
-        seed: { type: 'string', default: '1' },
-        db: { type: 'string', default: 'data/engine.db' },
-        folds: { type: 'string', default: String(DEFAULT_SEARCH.folds) },
-        'train-days': { type: 'string', default: String(DEFAULT_SEARCH.trainDays) },
-        'valid-days': { type: 'string', default: String(DEFAULT_SEARCH.validDays) },
-        stride: { type: 'string', default: String(DEFAULT_SEARCH.stride) },
-        epochs: { type: 'string', default: String(DEFAULT_SEARCH.maxEpochs) },
-        patience: { type: 'string', default: String(DEFAULT_SEARCH.patience) },
-      },
-    }));
-  } catch (error) {
-    throw new TrainCliError(`${(error as Error).message.split('\n')[0]}\n${TRAIN_USAGE}`);
-  }
-  const parsed = schema.safeParse(values);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const flag = issue.path[0] !== undefined ? `--${String(issue.path[0])}` : 'arguments';
-    throw new TrainCliError(`${flag}: ${issue.message}\n${TRAIN_USAGE}`);
-  }
-  const a = parsed.data;
+  const options = {
+    data: { type: 'string', default: '../shared/data/binance-1h' },
+    symbols: { type: 'string', default: DEFAULT_SYMBOLS.join(',') },
+    until: { type: 'string', default: IN_SAMPLE_END },
+    trials: { type: 'string', default: '30' },
+    seed: { type: 'string', default: '1' },
+    db: { type: 'string', default: 'data/engine.db' },
+    folds: { type: 'string', default: String(DEFAULT_SEARCH.folds) },
+    'train-days': { type: 'string', default: String(DEFAULT_SEARCH.trainDays) },
+    'valid-days': { type: 'string', default: String(DEFAULT_SEARCH.validDays) },
+    stride: { type: 'string', default: String(DEFAULT_SEARCH.stride) },
+    epochs: { type: 'string', default: String(DEFAULT_SEARCH.maxEpochs) },
+    patience: { type: 'string', default: String(DEFAULT_SEARCH.patience) },
+  } as const;
+  const a = parseFlags(argv, options, schema, TRAIN_USAGE, (m) => new TrainCliError(m));
   return {
     data: a.data,
     symbols: a.symbols,

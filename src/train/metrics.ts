@@ -5,8 +5,8 @@
  */
 import { forecastQuality } from '../../reports/forecast.js';
 import { sharpe } from '../../reports/performance.js';
+import { HOUR_MS } from '../../engine/market/feed.js';
 
-const HOUR_MS = 3_600_000;
 
 export interface ProbabilityMetrics {
   readonly n: number;
