@@ -34,6 +34,12 @@ const timeZone = z.string().refine((tz) => {
   }
 }, 'must be an IANA time zone such as UTC or Europe/Berlin');
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour)');
+/** A warning and a critical threshold; critical must be the worse one. */
+function warnCritical(worse: 'above' | 'below', n: z.ZodNumber) {
+  return z
+    .strictObject({ warn: n, critical: n })
+    .refine((t) => (worse === 'above' ? t.critical >= t.warn : t.critical <= t.warn), { message: `critical must be ${worse === 'above' ? 'at or above' : 'at or below'} warn`, path: ['critical'] });
+}
 const kinds = z.array(z.enum(['kill', 'critical', 'state', 'trade', 'risk', 'info', 'digest']));
 
 export const configSchema = z.strictObject({
@@ -130,7 +136,39 @@ export const configSchema = z.strictObject({
     maxAgeHours: z.number().positive().max(24 * 30),
     llmTimeoutSeconds: z.number().min(1).max(300),
   }),
-  store: z.strictObject({ path: z.string().min(1) }),
+  store: z.strictObject({
+    path: z.string().min(1),
+    maintenanceCron: cronExpression,
+    backupKeep: z.number().int().min(1).max(365),
+    archiveAfterDays: z.number().int().min(1).max(3_650),
+  }),
+  quality: z.strictObject({
+    maxSigmas: z.number().min(3).max(1_000),
+    sigmaWindowBars: z.number().int().min(10).max(10_000),
+    maxGapBars: z.number().int().min(0).max(10_000),
+  }),
+  supervisor: z.strictObject({
+    heartbeatSeconds: z.number().min(0.1).max(300),
+    stallSeconds: z.number().min(1).max(3_600),
+    maxLoopLagMs: z.number().min(10).max(600_000),
+    maxRssMb: z.number().min(64).max(1_000_000),
+    backoff: z.strictObject({ initialSeconds: z.number().min(0.01).max(3_600), maxSeconds: z.number().min(0.01).max(86_400), healthySeconds: z.number().min(0.01).max(86_400) }),
+    giveUp: z.strictObject({ restarts: z.number().int().min(1).max(10_000), windowMinutes: z.number().min(0.1).max(10_080) }),
+  }).refine((s) => s.stallSeconds > s.heartbeatSeconds, { message: 'must be longer than heartbeatSeconds', path: ['stallSeconds'] })
+    .refine((s) => s.backoff.maxSeconds >= s.backoff.initialSeconds, { message: 'must be at least initialSeconds', path: ['backoff', 'maxSeconds'] }),
+  health: z.strictObject({
+    intervalSeconds: z.number().min(0.1).max(3_600),
+    memoryMb: warnCritical('above', z.number().positive()),
+    loopLagMs: warnCritical('above', z.number().positive()),
+    diskFreeMb: warnCritical('below', z.number().nonnegative()),
+    deadManBars: z.number().min(1).max(1_000),
+    feedStaleBars: z.number().min(1).max(1_000),
+    checkOllama: z.boolean(),
+  }),
+  http: z.strictObject({
+    host: z.string().min(1),
+    port: z.coerce.number().int('must be a whole port number').min(0).max(65_535),
+  }),
   commands: z.strictObject({ confirmTtlSeconds: z.number().int().min(5).max(3_600) }),
   reports: z.strictObject({
     dailyCron: cronExpression,
@@ -171,6 +209,7 @@ const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: readonly string[]; parse
   { env: 'CE_MODE', path: ['mode'] },
   { env: 'CE_DB', path: ['store', 'path'] },
   { env: 'LOG_LEVEL', path: ['log', 'level'] },
+  { env: 'CE_HTTP_PORT', path: ['http', 'port'] },
 ];
 
 export interface LoadedConfig {

@@ -13,7 +13,8 @@ export class AgentProcess {
   constructor(args: readonly string[], env: Record<string, string>) {
     this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, APCA_API_KEY_ID: '', APCA_API_SECRET_KEY: '', ...env },
+      // No health HTTP unless a test asks: CLI agents run in parallel and would contend for one port.
+      env: { ...process.env, APCA_API_KEY_ID: '', APCA_API_SECRET_KEY: '', CE_HTTP_PORT: '0', ...env },
     });
     this.child.stdout.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr.on('data', (d: Buffer) => (this.stderr += d.toString()));

@@ -22,7 +22,8 @@ export async function startTestAgent(
   mode: ResolvedMode = 'sim',
 ): Promise<TestAgent> {
   const base = loadConfig({}).config;
-  const config = overrides({ ...base, store: { path: dbPath }, sim: { ...base.sim, barsPerSecond: 20 } });
+  // No health HTTP by default: agents run in parallel and would contend for one port.
+  const config = overrides({ ...base, store: { ...base.store, path: dbPath }, sim: { ...base.sim, barsPerSecond: 20 }, http: { ...base.http, port: 0 } });
   const input = new PassThrough();
   let text = '';
   const output = new Writable({
