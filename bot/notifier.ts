@@ -112,6 +112,19 @@ export class OutboxNotifier implements Notifier {
       .join('; ');
   }
 
+  /** Per channel: consecutive failed sends, messages waiting and when the oldest was written (health, metrics). */
+  channelStates(): Array<{ channel: string; failures: number; queued: number; oldestQueuedAt: number | undefined }> {
+    return this.channels.map((c) => {
+      const rows = this.outbox.pending(c.name, 1_000);
+      return {
+        channel: c.name,
+        failures: this.health.get(c.name)!.failures,
+        queued: rows.length,
+        oldestQueuedAt: rows.length > 0 ? Math.min(...rows.map((r) => r.createdAt)) : undefined,
+      };
+    });
+  }
+
   /** No more writes or deliveries; pending rows stay in the outbox for the next start. */
   close(): void {
     this.closed = true;
