@@ -22,6 +22,40 @@ function setup(now: () => number = Date.now) {
 }
 
 describe('OutboxNotifier', () => {
+  it('still delivers an alert the outbox cannot store (the database is locked or full), saying so, once', async () => {
+    const { db, notifier } = setup();
+    const chat = new RecordingChannel('chat');
+    notifier.addChannel(chat);
+    const outbox = db.prepare('SELECT count(*) FROM outbox').pluck();
+    db.exec("CREATE TRIGGER no_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    notifier.notify('critical', 'Health CRITICAL: database: cannot write');
+    await notifier.flush();
+    expect(chat.sent).toEqual(['[SIM] Health CRITICAL: database: cannot write (not saved in the outbox: disk full)']);
+    expect(outbox.get()).toBe(0);
+    db.exec('DROP TRIGGER no_outbox');
+    notifier.notify('info', 'next');
+    await notifier.flush();
+    await notifier.flush();
+    expect(chat.sent).toEqual(['[SIM] Health CRITICAL: database: cannot write (not saved in the outbox: disk full)', '[SIM] next']);
+  });
+
+  it('a message sent but not marked sent (the database refused the update) goes again later rather than being lost, without spinning', async () => {
+    let now = 1_000_000;
+    const { db, notifier } = setup(() => now);
+    const chat = new RecordingChannel('chat');
+    notifier.addChannel(chat);
+    db.exec("CREATE TRIGGER no_mark BEFORE UPDATE ON outbox BEGIN SELECT RAISE(ABORT, 'database is locked'); END");
+    notifier.notify('trade', 'BUY 1 BTC/USD');
+    await notifier.flush();
+    await notifier.flush(); // backing off: not sent again at once
+    expect(chat.sent).toEqual(['[SIM] BUY 1 BTC/USD']);
+    db.exec('DROP TRIGGER no_mark');
+    now += 5_001;
+    await notifier.flush();
+    expect(chat.sent).toEqual(['[SIM] BUY 1 BTC/USD', '[SIM] BUY 1 BTC/USD']);
+    expect(db.prepare('SELECT status FROM outbox').pluck().all()).toEqual(['sent']);
+  });
+
   it('tags every message, and persists it before delivery', async () => {
     const { db, notifier } = setup();
     const chat = new RecordingChannel('chat');

@@ -66,6 +66,8 @@ interface ChannelHealth {
 export class OutboxNotifier implements Notifier {
   private readonly channels: Channel[] = [];
   private readonly health = new Map<string, ChannelHealth>();
+  /** messages the outbox could not store, kept in memory and sent first; lost only if the process dies too */
+  private readonly unstored: Array<{ channel: string; kind: NotificationKind; text: string; image: NotificationImage | undefined; createdAt: number; error: string }> = [];
   private scheduled = false;
   private closed = false;
   private draining: Promise<void> = Promise.resolve();
@@ -90,7 +92,12 @@ export class OutboxNotifier implements Notifier {
       const kinds = this.policy.kinds?.[channel.name];
       // kill and critical alerts reach every channel, whatever its verbosity
       if (kinds && PRIORITY[kind] !== 0 && !kinds.includes(kind)) continue;
-      this.outbox.enqueue(channel.name, kind, PRIORITY[kind], `${this.tag} ${text}`, image);
+      try {
+        this.outbox.enqueue(channel.name, kind, PRIORITY[kind], `${this.tag} ${text}`, image);
+      } catch (error) {
+        // The database cannot be written (locked, full, gone): the alert that says so must still go out.
+        this.unstored.push({ channel: channel.name, kind, text: `${this.tag} ${text}`, image, createdAt: this.now(), error: error instanceof Error ? error.message : String(error) });
+      }
     }
     this.schedule();
   }
@@ -174,8 +181,15 @@ export class OutboxNotifier implements Notifier {
     const health = this.health.get(channel.name)!;
     if (this.now() < health.retryAt) return;
     const quiet = channel.quiet === true && (this.policy.isQuiet?.(this.now()) ?? false);
+    if (!(await this.deliverUnstored(channel, health, quiet))) return;
     while (!this.closed) {
-      let batch = this.outbox.pending(channel.name, 50);
+      let batch: OutboxRow[];
+      try {
+        batch = this.outbox.pending(channel.name, 50);
+      } catch {
+        this.retryLater(health); // the outbox cannot be read now; what is in memory went out above
+        return;
+      }
       if (quiet) {
         // quiet hours: only kill and critical alerts go out; the rest waits, in order, until they end
         const held = batch.length;
@@ -186,21 +200,51 @@ export class OutboxNotifier implements Notifier {
       for (const group of this.combine(batch, channel.batchChars ?? 0)) {
         try {
           await channel.send(group.map((row) => this.render(row)).join('\n'), group[0]!.image);
-          for (const row of group) this.outbox.markSent(row.id, this.now());
           health.failures = 0;
         } catch (error) {
-          for (const row of group) this.outbox.markFailed(row.id, error instanceof Error ? error.message : String(error));
           health.failures += 1;
-          const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (health.failures - 1));
-          health.retryAt = this.now() + backoff;
-          clearTimeout(health.timer);
-          health.timer = setTimeout(() => void this.flush(), backoff);
-          health.timer.unref();
+          this.retryLater(health);
+          try {
+            for (const row of group) this.outbox.markFailed(row.id, error instanceof Error ? error.message : String(error));
+          } catch {
+            // the attempt count is bookkeeping; the rows stay pending either way
+          }
+          return;
+        }
+        try {
+          for (const row of group) this.outbox.markSent(row.id, this.now());
+        } catch {
+          // Sent but not marked: the rows stay pending and go again later (a repeat beats a loss). Back off so
+          // this does not spin while the database cannot be written.
+          this.retryLater(health, 5_000);
           return;
         }
       }
       if (quiet) return; // what is left is held until the quiet hours end
     }
+  }
+
+  /** Sends the in-memory messages of `channel`, oldest first; false when the channel failed (retry later). */
+  private async deliverUnstored(channel: Channel, health: ChannelHealth, quiet: boolean): Promise<boolean> {
+    for (const item of this.unstored.filter((u) => u.channel === channel.name && (!quiet || PRIORITY[u.kind] === 0))) {
+      try {
+        await channel.send(`${item.text} (not saved in the outbox: ${item.error})`, item.image);
+        this.unstored.splice(this.unstored.indexOf(item), 1);
+        health.failures = 0;
+      } catch {
+        health.failures += 1;
+        this.retryLater(health);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private retryLater(health: ChannelHealth, backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (health.failures - 1))): void {
+    health.retryAt = this.now() + backoff;
+    clearTimeout(health.timer);
+    health.timer = setTimeout(() => void this.flush(), backoff);
+    health.timer.unref();
   }
 
   private recheckLater(health: ChannelHealth): void {

@@ -103,6 +103,13 @@ describe('HealthMonitor', () => {
     expect((await check('decisions')).status).toBe('ok');
   });
 
+  it('a market loop that stopped on an error is critical until a restart', async () => {
+    const { state, check } = rig();
+    state.feed = { running: false, barIntervalMs: HOUR, failure: 'database is locked' };
+    expect(await check('data feed')).toEqual({ name: 'data feed', status: 'critical', detail: 'the market loop stopped: database is locked; no bars until a restart' });
+    expect((await check('decisions')).status).toBe('critical');
+  });
+
   it('memory: warning and critical at the configured sizes', async () => {
     const rss = { bytes: 199 * MB };
     const { check } = rig({ rss: () => rss.bytes, lastBar: 1_700_000_000_000 });

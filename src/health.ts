@@ -35,6 +35,8 @@ export interface FeedState {
   readonly running: boolean;
   /** wall-clock ms between bars: 1 h live, 1000 / barsPerSecond in sim */
   readonly barIntervalMs: number;
+  /** why the market loop stopped on its own (an error), if it did: no more bars will come until a restart */
+  readonly failure?: string;
 }
 
 export interface ChannelState {
@@ -102,6 +104,11 @@ export class HealthMonitor {
   stop(): void {
     clearInterval(this.timer);
     this.lag.disable();
+  }
+
+  /** The latest report, if a check has finished. */
+  current(): HealthReport | undefined {
+    return this.report;
   }
 
   /** The latest report, or a fresh one before the first check finished. */
@@ -175,6 +182,13 @@ export class HealthMonitor {
   private freshness(): HealthCheck[] {
     const feed = this.sources.feed();
     const now = this.now();
+    if (feed.failure !== undefined) {
+      this.runningSince = undefined;
+      return [
+        { name: 'data feed', status: 'critical', detail: `the market loop stopped: ${feed.failure}; no bars until a restart` },
+        { name: 'decisions', status: 'critical', detail: 'none: the market loop stopped' },
+      ];
+    }
     if (!feed.running) {
       this.runningSince = undefined;
       return [
@@ -269,4 +283,11 @@ export function renderHealth(report: HealthReport, now: number = Date.now()): st
     `Health ${label[report.status]} (checked ${duration(Math.max(0, now - report.checkedAt))} ago)`,
     ...report.checks.map((c) => `  ${c.name}: ${label[c.status]}, ${c.detail}`),
   ].join('\n');
+}
+
+/** One line for the digest: "ok" or the checks that are not, worst first. */
+export function summarizeHealth(report: HealthReport): string {
+  const bad = report.checks.filter((c) => c.status !== 'ok').sort((a, b) => RANK[b.status] - RANK[a.status]);
+  if (bad.length === 0) return `ok (${report.checks.length} checks)`;
+  return bad.map((c) => `${c.status === 'critical' ? 'CRITICAL' : 'WARN'} ${c.name}: ${c.detail}`).join('; ');
 }
