@@ -106,4 +106,12 @@ export const MIGRATIONS: readonly string[] = [
     status TEXT NOT NULL CHECK (status IN ('active', 'superseded', 'rolled-back', 'refused'))
   );
   `,
+  `
+  -- Retention: which mode recorded a decision and when by the wall clock (ms UTC). ts is the market time, which in
+  -- sim is a replayed past, so age is measured on recorded_at. Rows from before this migration stay NULL (unknown:
+  -- never archived).
+  ALTER TABLE decisions ADD COLUMN mode TEXT CHECK (mode IN ('backtest', 'sim', 'paper', 'live'));
+  ALTER TABLE decisions ADD COLUMN recorded_at INTEGER;
+  CREATE INDEX decisions_retention ON decisions (mode, recorded_at);
+  `,
 ];

@@ -1,8 +1,13 @@
 /** SQLite implementations of the engine's Journal and StateStore ports. Statements are prepared once. */
 import type { Journal, StateStore } from '../../engine/ports.js';
-import type { Bar, BarBatch, DecisionRecord, EquitySnapshot, Fill, OrderState, Position, RiskEvent } from '../../engine/types.js';
+import type { Bar, BarBatch, DecisionRecord, EquitySnapshot, Fill, Mode, OrderState, Position, RiskEvent } from '../../engine/types.js';
 import type { Db } from './database.js';
 
+/**
+ * The engine's journal on SQLite. `wallNow` stamps rows with the wall clock (orders' updated_at, decisions'
+ * recorded_at); `mode` tags every decision so retention can archive sim and paper ones and keep live ones forever.
+ * Without a mode, decisions are stored with mode NULL, which retention treats as unknown and never archives.
+ */
 export class SqliteJournal implements Journal {
   private readonly insertBar;
   private readonly insertFlagged;
@@ -16,10 +21,10 @@ export class SqliteJournal implements Journal {
   private readonly selectOpenOrders;
   private readonly selectRecentFills;
 
-  constructor(private readonly db: Db, private readonly wallNow: () => number = Date.now) {
+  constructor(private readonly db: Db, private readonly wallNow: () => number = Date.now, private readonly mode: Mode | null = null) {
     this.insertBar = db.prepare('INSERT OR REPLACE INTO bars (symbol, ts, open, high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insertFlagged = db.prepare('INSERT OR REPLACE INTO bars (symbol, ts, open, high, low, close, volume, flag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-    this.insertDecision = db.prepare('INSERT INTO decisions (ts, symbol, strategy, features, signal, intent, verdict, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    this.insertDecision = db.prepare('INSERT INTO decisions (ts, symbol, strategy, features, signal, intent, verdict, reason, mode, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.upsertOrder = db.prepare(`INSERT INTO orders (client_order_id, symbol, side, qty, notional, limit_price, status, reject_reason, submitted_at, updated_at)
       VALUES (@clientOrderId, @symbol, @side, @qty, @notional, @limitPrice, @status, @rejectReason, @submittedAt, @updatedAt)
       ON CONFLICT (client_order_id) DO UPDATE SET status = excluded.status, reject_reason = excluded.reject_reason, updated_at = excluded.updated_at`);
@@ -45,9 +50,10 @@ export class SqliteJournal implements Journal {
   }
 
   recordDecisions(decisions: readonly DecisionRecord[]): void {
+    const recordedAt = this.wallNow();
     this.inTransaction(() => {
       for (const d of decisions) {
-        this.insertDecision.run(d.ts, d.symbol, d.strategy, JSON.stringify(d.features), JSON.stringify(d.signal), d.intent ? JSON.stringify(d.intent) : null, d.verdict, d.reason);
+        this.insertDecision.run(d.ts, d.symbol, d.strategy, JSON.stringify(d.features), JSON.stringify(d.signal), d.intent ? JSON.stringify(d.intent) : null, d.verdict, d.reason, this.mode, recordedAt);
       }
     });
   }
