@@ -4,6 +4,7 @@
  * and open orders come from Alpaca before any trading; then a reconciliation runs every `alpaca.reconcileSeconds`.
  * With the confidence strategy, news headlines are fetched and scored beside the engine (see `createNewsFeed`).
  */
+import type { CircuitBreaker } from '../engine/broker/circuit-breaker.js';
 import { Alpaca } from '@alpacahq/alpaca-trade-api';
 import { AlpacaBroker } from '../engine/broker/alpaca/alpaca-broker.js';
 import { SimClock } from '../engine/clock.js';
@@ -17,6 +18,7 @@ import { ConfigError } from './config.js';
 import { buildEngine } from './engine-factory.js';
 import { START_EQUITY_KEY, type MarketContext, type RunningMarket } from './market.js';
 import { headlineScorerFromEnv } from './ollama-scorer.js';
+import { QualityAlerts } from './quality-alerts.js';
 import { HOUR_MS } from '../engine/market/feed.js';
 
 const TRADING_HOSTS = new Set(['paper-api.alpaca.markets', 'api.alpaca.markets']);
@@ -64,13 +66,13 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
   const warn = (msg: string, detail: Record<string, unknown>) => log.warn(detail, msg);
   const broker = new AlpacaBroker(alpaca, tradeStream, { paper: mode === 'paper', symbols: config.universe, feeRate: config.broker.feeRate, log: warn });
   let engine: Engine | undefined;
+  // Flagged bars are stored at once; the alerts about them are counted and throttled (one message a minute at most).
+  const qualityAlerts = new QualityAlerts({ journal, notifier, log: warn });
   const feed = new AlpacaLiveFeed(alpaca, dataStream, {
     symbols: config.universe,
     onBatch: (batch) => engine!.handleBars(batch),
-    onFlagged: (symbol, bar, reason) => {
-      journal.recordFlaggedBar(symbol, bar, reason);
-      notifier.notify('risk', `Bad bar for ${symbol} at ${new Date(bar.ts).toISOString()}: ${reason}. Stored, not traded on.`);
-    },
+    quality: config.quality,
+    onFindings: (findings) => qualityAlerts.report(findings),
     onOutage: (reason) => engine?.setMarketDataOutage(reason),
     onQuotes: (prices) => engine!.protectOnQuotes(prices),
     quotePollMs: config.alpaca.quotePollSeconds * 1000,
@@ -107,9 +109,14 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
   const live = engine;
 
   let timer: NodeJS.Timeout | undefined;
+  // Hourly bars are expected once the live feed has started; paper and live never run out of data.
+  let feeding = false;
   return {
     engine: live,
     health: () => `${broker.breaker.describe()}; ${feed.breaker.describe()}${news ? `; ${news.health()}` : ''}`,
+    // Hourly bars: the hour closes when the next hour's first minute arrives, so the interval is an hour.
+    feedState: () => ({ running: feeding, barIntervalMs: HOUR_MS }),
+    breakers: () => [broker.breaker, feed.breaker, ...(news ? [news.breaker] : [])],
     async begin() {
       tradeStream.subscribeTradeUpdates();
       tradeStream.connect();
@@ -125,6 +132,7 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
       }
       live.prime(await feed.history(config.sim.historyBars));
       feed.start();
+      feeding = true;
       // A failing reconciliation leaves the book unchecked: the operator hears it once, and again when it recovers.
       let failing = false;
       timer = setInterval(() => {
@@ -145,9 +153,11 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
       timer.unref();
     },
     async stop() {
+      feeding = false;
       clearInterval(timer);
       news?.stop();
       await feed.stop();
+      qualityAlerts.flush();
       tradeStream.disconnect();
     },
   };
@@ -165,6 +175,7 @@ interface NewsFeed {
   readonly source: NarrativeSource;
   /** The breaker and what is scored, for /health. */
   health(): string;
+  readonly breaker: CircuitBreaker;
   /** One fetch-and-score round. Never rejects; a round still running is joined, not doubled. */
   poll(): Promise<void>;
   /** Poll every `news.pollSeconds` until stop(). */
@@ -234,6 +245,7 @@ function createNewsFeed(alpaca: Alpaca, ctx: MarketContext): NewsFeed {
   return {
     source: { narrative: (symbol, now) => narrative.narrative(symbol, now).score },
     health: () => `${news.breaker.describe()}; ${narrative.statusLine()}`,
+    breaker: news.breaker,
     poll,
     start() {
       timer = setInterval(() => void poll(), config.news.pollSeconds * 1000);

@@ -1,4 +1,6 @@
 /** What the app needs from a running market, whichever venue it is: sim (replay + simulated broker) or Alpaca. */
+import type { CircuitBreaker } from '../engine/broker/circuit-breaker.js';
+import type { FeedState } from './health.js';
 import type { ModelSource } from '../engine/ensemble/source.js';
 import type { Engine } from '../engine/engine.js';
 import type { Notifier, StateStore } from '../engine/ports.js';
@@ -10,6 +12,10 @@ export interface RunningMarket {
   readonly engine: Engine;
   /** one line for /health: circuit breakers, feed state */
   health(): string;
+  /** whether bars are expected now, and how often (the health monitor's freshness check and dead-man switch) */
+  feedState(): FeedState;
+  /** the circuit breakers of external APIs (none in sim), for health and metrics */
+  breakers(): readonly CircuitBreaker[];
   /** Start-up is recovery: reconcile with the broker, warm up, then begin feeding bars. */
   begin(): Promise<void>;
   /** Stop feeding; resolves when the last bar in flight is processed. */

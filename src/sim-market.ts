@@ -1,17 +1,22 @@
 /**
  * Sim: the embedded (or a CSV) market replayed at `sim.barsPerSecond` on the simulated broker. The venue's
  * account and the market cursor are saved after every bar, so a restart continues exactly where it stopped.
+ * Every batch, warm-up history included, passes the data-quality gate first: only its good bars reach the
+ * engine; flagged bars are stored and alerted (see QualityAlerts).
  */
 import type { SimVenueState } from '../engine/broker/sim-broker.js';
 import { SimClock } from '../engine/clock.js';
 import { loadCsvDirectory } from '../engine/market/csv.js';
 import { EmbeddedMarket } from '../engine/market/embedded-market.js';
 import type { MarketFeed } from '../engine/market/feed.js';
+import { QualityGate } from '../engine/market/quality.js';
 import { ReplayFeed } from '../engine/market/replay-feed.js';
+import type { BarBatch } from '../engine/types.js';
 import { runFeed } from '../engine/runner.js';
 import type { Config } from './config.js';
 import { buildSimEngine } from './engine-factory.js';
 import { START_EQUITY_KEY, type MarketContext, type RunningMarket } from './market.js';
+import { QualityAlerts } from './quality-alerts.js';
 
 const CURSOR_KEY = 'sim.cursor';
 const VENUE_KEY = 'sim.venue';
@@ -43,15 +48,35 @@ export function createSimMarket({ config, mode, journal, state, notifier, log, m
     log,
     ...(models ? { models } : {}),
   });
+  // No wall clock for the future check: a replay's market time may run ahead of it at many bars a second.
+  const gate = new QualityGate(config.quality);
+  const qualityAlerts = new QualityAlerts({ journal, notifier, log: (msg, detail) => log.warn(detail, msg) });
+  /** The good bars of a batch (possibly none); what the gate found is stored and alerted. */
+  const screen = (batch: BarBatch): BarBatch => {
+    const { good, findings } = gate.check(batch);
+    qualityAlerts.report(findings);
+    return good;
+  };
   const abort = new AbortController();
   let running: Promise<void> = Promise.resolve();
+  // Bars are expected from begin() until the replay ends, fails (alerted on its own) or is stopped.
+  let feeding = false;
+  let failure: string | undefined;
   return {
     engine,
     health: () => `market: ${feed.description}, cursor ${feed.cursor}`,
+    feedState: () => ({ running: feeding, barIntervalMs: 1000 / config.sim.barsPerSecond, ...(failure !== undefined ? { failure } : {}) }),
+    breakers: () => [],
     async begin() {
       await engine.start();
-      engine.prime(feed.history(config.sim.historyBars));
-      running = runFeed(feed, (batch) => engine.handleBars(batch), {
+      engine.prime(feed.history(config.sim.historyBars).map(screen).filter((b) => b.bars.size > 0));
+      // A batch with no good bar is skipped, but the cursor still moves past it (afterBatch).
+      const handle = async (batch: BarBatch) => {
+        const good = screen(batch);
+        if (good.bars.size > 0) await engine.handleBars(good);
+      };
+      feeding = true;
+      running = runFeed(feed, handle, {
         barsPerSecond: config.sim.barsPerSecond,
         signal: abort.signal,
         // Venue and cursor move together, so a restart resumes at a consistent point.
@@ -62,17 +87,22 @@ export function createSimMarket({ config, mode, journal, state, notifier, log, m
           }),
       }).then(
         (how) => {
+          feeding = false;
           if (how === 'ended') notifier.notify('info', 'The replay reached the end of its data. No more bars; commands still work.');
         },
         (error: unknown) => {
+          feeding = false;
+          failure = error instanceof Error ? error.message : String(error);
           log.error({ err: error }, 'market loop failed');
           notifier.notify('critical', `Market loop stopped: ${error instanceof Error ? error.message : String(error)}. Commands still work.`);
         },
       );
     },
     async stop() {
+      feeding = false;
       abort.abort();
       await running;
+      qualityAlerts.flush();
     },
   };
 }

@@ -12,7 +12,7 @@ import { barSchema, parseAt } from '../broker/alpaca/schemas.js';
 import { z } from 'zod';
 import type { Bar, BarBatch, Symbol } from '../types.js';
 import { HOUR_MS } from './feed.js';
-import { barProblem } from './quality.js';
+import { QualityGate, type QualityFinding, type QualityOptions } from './quality.js';
 
 const quotesSchema = z.object({ quotes: z.record(z.string(), z.object({ ap: z.number(), bp: z.number() })) });
 
@@ -34,8 +34,10 @@ export interface AlpacaFeedOptions {
   readonly now?: () => number;
   /** each complete, checked hourly batch, in time order */
   readonly onBatch: (batch: BarBatch) => Promise<void>;
-  /** a bar that failed the quality gate */
-  readonly onFlagged: (symbol: Symbol, bar: Bar, reason: string) => void;
+  /** the quality gate's thresholds (the `quality` block of the config); the feed adds the wall clock */
+  readonly quality: Omit<QualityOptions, 'now' | 'barMs'>;
+  /** what the quality gate found in one batch: flagged bars (never handed on) and gap notices */
+  readonly onFindings: (findings: readonly QualityFinding[]) => void;
   /** the live stream went down (with why) or came back (undefined) */
   readonly onOutage: (reason: string | undefined) => void;
   /** latest quote mids between bars (from the stream, or over REST during an outage), for the protections */
@@ -49,7 +51,7 @@ export class AlpacaLiveFeed {
   readonly description = 'Alpaca crypto market data (live)';
   readonly breaker = new CircuitBreaker('alpaca data');
   private readonly buckets = new Map<Symbol, Bar>();
-  private readonly lastGood = new Map<Symbol, Bar>();
+  private readonly gate: QualityGate;
   private lastEmitted = Number.NEGATIVE_INFINITY;
   private chain: Promise<void> = Promise.resolve();
   private readonly now: () => number;
@@ -63,6 +65,8 @@ export class AlpacaLiveFeed {
     private readonly opts: AlpacaFeedOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    // A bar stamped after the wall clock is a bad bar here (unlike in a replay, whose market time runs ahead).
+    this.gate = new QualityGate({ ...opts.quality, barMs: HOUR_MS, now: this.now });
   }
 
   /** Complete, checked hourly batches of the last `hours` hours, oldest first (for warm-up). */
@@ -177,18 +181,11 @@ export class AlpacaLiveFeed {
     if (good.bars.size > 0) await this.opts.onBatch(good);
   }
 
-  /** The bars of `batch` that pass the quality gate; the others are reported. Each bar is checked once. */
+  /** The bars of `batch` that pass the quality gate; the findings are reported. Each bar is checked once. */
   private check(batch: BarBatch): BarBatch {
-    const good = new Map<Symbol, Bar>();
-    for (const [symbol, bar] of batch.bars) {
-      const problem = barProblem(bar, this.lastGood.get(symbol), HOUR_MS, this.now());
-      if (problem) this.opts.onFlagged(symbol, bar, problem);
-      else {
-        good.set(symbol, bar);
-        this.lastGood.set(symbol, bar);
-      }
-    }
-    return { ts: batch.ts, bars: good };
+    const { good, findings } = this.gate.check(batch);
+    if (findings.length > 0) this.opts.onFindings(findings);
+    return good;
   }
 
   private enqueue(job: () => Promise<void>): void {
