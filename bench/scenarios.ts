@@ -487,7 +487,7 @@ export async function killRepeat(ctx: Context, barsPerSecond: number, killAtBatc
 /** The config an agent uses to run this benchmark's market: the data's symbols, the confidence strategy, sim. */
 export function agentConfig(ctx: Context, dbPath: string): Config {
   const { config, data } = ctx;
-  return { ...config, store: { path: dbPath }, sim: { ...config.sim, market: data.dir ?? 'embedded' } };
+  return { ...config, store: { ...config.store, path: dbPath }, http: { ...config.http, port: 0 }, sim: { ...config.sim, market: data.dir ?? 'embedded' } };
 }
 
 const sink = () =>
@@ -555,7 +555,7 @@ class AgentChild {
     for (const [k, v] of Object.entries(process.env)) if (!/^(CE_|APCA_|TELEGRAM_|DISCORD_|OLLAMA_|LOG_LEVEL$)/.test(k)) env[k] = v;
     Object.assign(env, { CE_CONFIG: overlay, CE_DB: c.store.path, CE_MODE: 'sim', LOG_LEVEL: 'error' });
     const started = performance.now();
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start', '--no-supervisor'], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
     this.child.stderr.on('data', (d: Buffer) => (this.stderr += d.toString()));
     let startedMs = Number.NaN;

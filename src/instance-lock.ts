@@ -20,14 +20,26 @@ export function acquireInstanceLock(dbPath: string): () => void {
       return () => rmSync(lockPath, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number(readFileSync(lockPath, 'utf8').trim());
-      if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
+      const owner = liveLockOwner(dbPath);
+      if (owner !== undefined) {
         throw new InstanceLockedError(`another agent (pid ${owner}) is already running on ${dbPath}. Stop it first, or set CE_DB to another file.`);
       }
       rmSync(lockPath, { force: true }); // stale: its owner is gone
     }
   }
   throw new InstanceLockedError(`could not take the lock ${lockPath}`);
+}
+
+/** The pid holding the lock of `dbPath`, if that process is alive. */
+export function liveLockOwner(dbPath: string): number | undefined {
+  if (dbPath === ':memory:') return undefined;
+  let owner: number;
+  try {
+    owner = Number(readFileSync(`${dbPath}.lock`, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(owner) && owner > 0 && isAlive(owner) ? owner : undefined;
 }
 
 function isAlive(pid: number): boolean {

@@ -7,9 +7,12 @@ export type { Logger };
 const SECRET_KEYS = ['token', 'apiKey', 'apiSecret', 'secret', 'password', 'authorization', 'APCA_API_KEY_ID', 'APCA_API_SECRET_KEY', 'TELEGRAM_BOT_TOKEN', 'DISCORD_BOT_TOKEN'];
 export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 
-/** `destination` is for tests; by default JSON goes to stderr, or pino-pretty when stderr is a terminal. */
+/**
+ * `destination` is for tests; by default JSON goes to stderr, or pino-pretty when stderr is a terminal (or when
+ * the supervisor, whose own stderr is one, sets CE_LOG_PRETTY=1 for the agent behind its pipe).
+ */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  const pretty = destination === undefined && process.stderr.isTTY === true;
+  const pretty = destination === undefined && (process.stderr.isTTY === true || process.env.CE_LOG_PRETTY === '1');
   return pino({
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },

@@ -1,16 +1,19 @@
 /**
- * The CLI: `start` runs the agent, `backtest` replays CSV bars. Problems an operator can fix (config, data,
+ * The CLI: `start` runs the agent under a supervisor (src/supervisor.ts; `start --no-supervisor` runs it alone),
+ * `backtest` replays CSV bars. Problems an operator can fix (config, data,
  * arguments) print one clear line and exit 2; anything else is logged with its stack and exits 1.
  */
 import { writeFileSync } from 'node:fs';
 import { MarketDataError } from '../engine/market/csv.js';
 import { calibrationCsv } from '../reports/forecast.js';
-import { startAgent, type RunningAgent } from './app.js';
+import type { RunningAgent } from './app.js';
 import { BacktestError, formatResultsTable, runBacktest } from './backtest.js';
 import { CliError, parseBacktestArgs } from './cli.js';
 import { ConfigError, loadConfig, loadTransportEnv, resolveMode } from './config.js';
+import { ipcSender, readRestartInfo, startHeartbeat, startStallTestHook } from './heartbeat.js';
 import { InstanceLockedError } from './instance-lock.js';
 import { createLogger } from './logger.js';
+import { runSupervisor, SUPERVISED_FLAG } from './supervisor-process.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -18,14 +21,37 @@ async function main(argv: readonly string[]): Promise<number> {
   const log = createLogger(config.log.level);
   switch (command) {
     case 'start': {
-      if (rest.length > 0) throw new CliError(`npm start takes no arguments (got ${rest.join(' ')}); configure it with CE_CONFIG and the environment`);
-      const mode = resolveMode(config);
+      const how = parseStartArgs(rest);
       const transports = loadTransportEnv();
-      const agent: RunningAgent = await startAgent(config, mode, { input: process.stdin, output: process.stdout, transports }, log);
+      if (how === 'supervisor') {
+        // A mode that cannot be resolved fails the agent with exit 2, and the supervisor alerts under this tag.
+        let mode: string;
+        try {
+          mode = resolveMode(config);
+        } catch {
+          mode = config.mode;
+        }
+        // The tag the agent's messages carry (modeTag in app.ts, not imported: the supervisor stays small).
+        return runSupervisor(config, `[${mode.toUpperCase()}]`, transports, log);
+      }
+      const mode = resolveMode(config);
+      startStallTestHook();
+      // Supervised: heartbeats to the supervisor, and a graceful stop if it goes away (no agent trades unwatched).
+      const send = how === 'supervised' ? ipcSender() : undefined;
+      if (how === 'supervised' && !send) throw new CliError(`${SUPERVISED_FLAG} is internal: only the supervisor starts an agent with it`);
+      if (send) startHeartbeat(config.supervisor.heartbeatSeconds * 1000, send);
+      const supervisorGone = new Promise<string>((resolve) => {
+        if (send) process.once('disconnect', () => resolve('supervisor gone'));
+      });
+      const restart = readRestartInfo();
+      // Imported here so that the supervisor process does not load the agent (about 60 MB).
+      const { startAgent } = await import('./app.js');
+      const agent: RunningAgent = await startAgent(config, mode, { input: process.stdin, output: process.stdout, transports, ...(restart ? { restart } : {}) }, log);
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => void agent.stop(signal).then(resolve);
         process.once('SIGINT', () => shutdown('Ctrl-C'));
         process.once('SIGTERM', () => shutdown('SIGTERM'));
+        void supervisorGone.then(shutdown);
       });
       return 0;
     }
@@ -58,6 +84,14 @@ async function main(argv: readonly string[]): Promise<number> {
     default:
       throw new CliError(`unknown command "${command ?? ''}"; use "npm start" or "npm run backtest -- …"`);
   }
+}
+
+/** `start` runs the supervisor; `start --no-supervisor` the agent alone; `start --supervised` is the supervisor's agent. */
+function parseStartArgs(args: readonly string[]): 'supervisor' | 'alone' | 'supervised' {
+  if (args.length === 0) return 'supervisor';
+  if (args.length === 1 && args[0] === '--no-supervisor') return 'alone';
+  if (args.length === 1 && args[0] === SUPERVISED_FLAG) return 'supervised';
+  throw new CliError(`npm start takes only --no-supervisor (got ${args.join(' ')}); configure it with CE_CONFIG and the environment`);
 }
 
 function iso(ms: number): string {

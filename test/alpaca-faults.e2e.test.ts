@@ -552,7 +552,7 @@ describe('SIGKILL during an order, then a restart on the same database', () => {
   async function spawn(e: Record<string, string>): Promise<AgentProcess> {
     const f = fake!;
     await f.waitFor(() => f.tradingListenerCount() === 0 && f.dataStreamClientCount() === 0, 5_000, 'the previous process gone');
-    const child = new AgentProcess(['start'], e);
+    const child = new AgentProcess(['start', '--no-supervisor'], e);
     children.push(child);
     await child.waitFor(/\[PAPER\] Alpaca paper account: equity measured from/);
     await f.waitForSubscription('BTC/USD', 'bars', 10_000);

@@ -15,7 +15,7 @@ afterEach(() => {
 });
 
 function start(env: Record<string, string>): AgentProcess {
-  const agent = new AgentProcess(['start'], env);
+  const agent = new AgentProcess(['start', '--no-supervisor'], env);
   running.push(agent);
   return agent;
 }
