@@ -252,7 +252,7 @@ export function buildCommands(deps: CommandDeps): CommandDef[] {
     }),
     defineCommand({
       name: 'health',
-      description: 'engine loop, market data freshness and chat channels',
+      description: 'health checks (database, broker, data feed, dead-man switch, chat delivery, memory, event loop, disk), channels and market',
       role: 'viewer',
       params: [],
       run: (api) => {
@@ -262,7 +262,7 @@ export function buildCommands(deps: CommandDeps): CommandDef[] {
           text: [
             `Engine: ${health.barsProcessed} bars processed, last bar ${age}${marketTime !== undefined ? ` (market time ${iso(marketTime)})` : ''}, inbox ${health.inboxDepth}`,
             `Risk state: ${risk.state}`,
-            `Channels: ${deps.health()}`,
+            deps.health(),
           ].join('\n'),
         };
       },

@@ -21,10 +21,15 @@ import { createAlpacaMarket } from './alpaca-market.js';
 import type { MarketContext, RunningMarket } from './market.js';
 import { HotModelSource } from '../engine/ensemble/source.js';
 import { createSimMarket } from './sim-market.js';
+import type { RestartInfo } from './heartbeat.js';
 import { OperatorReports } from './operator-reports.js';
 import { scheduleReports } from './report-schedule.js';
 import type { Logger } from './logger.js';
+import { HealthMonitor, renderHealth, summarizeHealth } from './health.js';
+import { startHttpServer, type RunningHttpServer } from './http-server.js';
+import { AgentMetrics } from './metrics.js';
 import { SqliteAuditLog } from './store/audit.js';
+import { scheduleMaintenance } from './store/maintenance.js';
 import { openDatabase } from './store/database.js';
 import { SqliteOutbox } from './store/outbox.js';
 import { SqliteJournal, SqliteStateStore } from './store/sqlite-journal.js';
@@ -46,6 +51,8 @@ export interface AgentIo {
   readonly transports: TransportEnv;
   /** where Alpaca keys and URL overrides are read from (default process.env) */
   readonly env?: NodeJS.ProcessEnv;
+  /** set when the supervisor restarted this agent after a crash (src/heartbeat.ts) */
+  readonly restart?: RestartInfo;
 }
 
 /** What has been started so far, so a failed start can undo it. */
@@ -55,6 +62,8 @@ interface StartedParts {
   market?: RunningMarket;
   telegram?: TelegramTransport;
   discord?: DiscordTransport;
+  monitor?: HealthMonitor;
+  http?: RunningHttpServer;
 }
 
 export async function startAgent(config: Config, mode: ResolvedMode, io: AgentIo, log: Logger): Promise<RunningAgent> {
@@ -74,6 +83,8 @@ async function startLocked(config: Config, mode: ResolvedMode, io: AgentIo, log:
     return await assemble(config, mode, io, log, releaseLock, db, parts);
   } catch (error) {
     // A failed start leaves nothing running: no feed, no poller, no open database.
+    parts.monitor?.stop();
+    await parts.http?.close();
     await parts.market?.stop().catch(() => undefined);
     await parts.models?.close();
     parts.notifier?.close();
@@ -93,7 +104,10 @@ async function assemble(
   db: ReturnType<typeof openDatabase>,
   parts: StartedParts,
 ): Promise<RunningAgent> {
-  const journal = new SqliteJournal(db);
+  // Commands are known once built; until then (and for anything an unauthorized sender types) the name is "other".
+  let commandNames = new Set<string>();
+  const metrics = new AgentMetrics((name) => commandNames.has(name));
+  const journal = metrics.watchJournal(new SqliteJournal(db, Date.now, mode));
   const state = new SqliteStateStore(db);
   const tag = modeTag(mode);
   const r = config.reports;
@@ -110,16 +124,38 @@ async function assemble(
   const { engine } = market;
 
   const audit = new SqliteAuditLog(db);
-  const health = () => `${notifier.describe()}\n${market.health()}`;
-  const reports = new OperatorReports({ db, engine, config, mode, health, env: io.env ?? process.env, log });
+  const monitor = (parts.monitor = new HealthMonitor(config.health, {
+    dbPath: config.store.path,
+    engine,
+    feed: () => market.feedState(),
+    breakers: () => market.breakers(),
+    // The console is this process's own stdout: it cannot fail the way a chat service does.
+    channels: () => notifier.channelStates().filter((c) => c.channel !== 'console'),
+    ...(config.health.checkOllama ? { ollamaHost: (io.env ?? process.env).OLLAMA_HOST || 'http://127.0.0.1:11434' } : {}),
+    alert: (kind, text) => notifier.notify(kind, text),
+  }));
+  const health = () => {
+    const report = monitor.current();
+    return [report ? renderHealth(report) : 'Health: first check not finished yet', `Channels: ${notifier.describe()}`, `Market: ${market.health()}`].join('\n');
+  };
+  const healthLine = () => {
+    const report = monitor.current();
+    return `${report ? summarizeHealth(report) : 'first check not finished yet'}; ${notifier.describe()}`;
+  };
+  const reports = new OperatorReports({ db, engine, config, mode, health: healthLine, env: io.env ?? process.env, log });
   const commands = buildCommands({ recentAudit: (n) => audit.recent(n), health, reports });
-  const core = new CommandCore(engine, commands, audit, notifier, { confirmTtlMs: config.commands.confirmTtlSeconds * 1000 });
+  commandNames = new Set(commands.map((c) => c.name));
+  metrics.bind({ engine, queues: () => notifier.channelStates(), breakers: () => market.breakers() });
+  const core = new CommandCore(engine, commands, metrics.watchAudit(audit), notifier, { confirmTtlMs: config.commands.confirmTtlSeconds * 1000 });
   const chat = new ConsoleTransport(core, tag, io.input, io.output, (image) => saveChart(config.store.path, image));
   notifier.addChannel(chat);
   const telegram = (parts.telegram = io.transports.TELEGRAM_BOT_TOKEN ? await startTelegram(io.transports, core, notifier, tag, log) : undefined);
   const discord = (parts.discord = io.transports.DISCORD_BOT_TOKEN ? await startDiscord(io.transports, core, notifier, tag, log) : undefined);
 
   await market.begin();
+  monitor.start();
+  const http = (parts.http = await startHealthHttp(config, monitor, metrics, notifier, log));
+  if (io.restart) announceRestart(notifier, engine, io.restart);
   // Digests go to every channel that takes them (Telegram's TELEGRAM_CHAT_ID, the Discord feed, the console).
   const post = (report: { text: string; image?: NotificationImage }) => notifier.notify('digest', report.text, report.image);
   const schedule = scheduleReports(
@@ -130,12 +166,28 @@ async function assemble(
       notifier.notify('critical', `The ${job} report failed: ${error instanceof Error ? error.message : String(error)}`);
     },
   );
-  log.info({ mode, db: config.store.path, nextDigest: schedule.next() }, 'agent started');
+  // Nightly: an online backup, then sim/paper decisions past the retention archived to Parquet and pruned.
+  const maintenance = scheduleMaintenance(
+    config,
+    { db, log },
+    (summary) => {
+      log.info({ summary: summary.text }, 'nightly maintenance');
+      notifier.notify(summary.ok ? 'info' : 'critical', `Nightly maintenance${summary.ok ? '' : ' had a problem'}: ${summary.text}`);
+    },
+    (error) => {
+      log.error({ err: error }, 'nightly maintenance failed');
+      notifier.notify('critical', `Nightly maintenance failed: ${error instanceof Error ? error.message : String(error)}. The journal is untouched.`);
+    },
+  );
+  log.info({ mode, db: config.store.path, nextDigest: schedule.next(), nextMaintenance: maintenance.next() }, 'agent started');
 
   let stopped: Promise<void> | undefined;
   const stop = (reason: string) =>
     (stopped ??= (async () => {
       await schedule.stop();
+      await maintenance.stop();
+      monitor.stop();
+      await http?.close();
       await market.stop();
       await models?.close();
       await engine.drain();
@@ -155,6 +207,32 @@ async function assemble(
     onEnd: () => log.info('console input closed; the agent keeps running (Ctrl-C or SIGTERM stops it)'),
   });
   return { stop, engine, notifier };
+}
+
+/** After a crash the engine has reconciled and restored its risk state; the operator hears what it came back in. */
+function announceRestart(notifier: OutboxNotifier, engine: EngineApi, restart: RestartInfo): void {
+  const risk = engine.status().risk;
+  const active = risk.state === 'ACTIVE';
+  // As the engine's "Started" message: critical unless ACTIVE, and then its reason ("first start") says nothing.
+  notifier.notify(active ? 'state' : 'critical', `Restarted after crash (${restart.reason}), state: ${risk.state}${active ? '' : ` (${risk.reason})`}.`);
+}
+
+/**
+ * GET /healthz and /metrics (CE_HTTP_PORT, 0 = off). A port that cannot be bound does not stop trading — the
+ * agent is more useful running unobserved than not running — but the operator is told at once.
+ */
+async function startHealthHttp(config: Config, monitor: HealthMonitor, metrics: AgentMetrics, notifier: OutboxNotifier, log: Logger): Promise<RunningHttpServer | undefined> {
+  const { host, port } = config.http;
+  if (port === 0) return undefined;
+  try {
+    const server = await startHttpServer(host, port, { health: () => monitor.latest(), metrics: () => metrics.metrics(), metricsContentType: metrics.contentType });
+    log.info({ url: `http://${host}:${server.port}` }, 'health and metrics at /healthz and /metrics');
+    return server;
+  } catch (error) {
+    log.error({ err: error, host, port }, 'health and metrics HTTP could not start');
+    notifier.notify('critical', `Health and metrics HTTP could not listen on ${host}:${port} (${error instanceof Error ? error.message : String(error)}). Trading continues; /health still works. Set CE_HTTP_PORT to a free port, or 0 to turn it off.`);
+    return undefined;
+  }
 }
 
 /**

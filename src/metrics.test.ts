@@ -10,7 +10,7 @@ import { SqliteJournal } from './store/sqlite-journal.js';
 
 function setup() {
   const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'ce-metrics-')), 'engine.db'));
-  const metrics = new AgentMetrics(new Set(['status', 'kill']));
+  const metrics = new AgentMetrics((name) => ['status', 'kill'].includes(name));
   const journal = metrics.watchJournal(new SqliteJournal(db));
   metrics.bind({
     engine: engineWithStatus(() => statusView({ risk: { state: 'REDUCING', since: 0, by: 'op', reason: 'paused' } })),

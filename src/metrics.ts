@@ -59,7 +59,8 @@ export class AgentMetrics {
   private readonly commands = new Counter({ name: 'ce_commands_total', help: 'Operator commands, by name and outcome (each command is counted at every audited step)', labelNames: ['command', 'outcome'], registers: [this.registry] });
   private sources: MetricSources | undefined;
 
-  constructor(private readonly commandNames: ReadonlySet<string>) {
+  /** `isCommand` tells real command names from whatever an unauthorized sender typed (never a label). */
+  constructor(private readonly isCommand: (name: string) => boolean) {
     collectDefaultMetrics({ register: this.registry });
     const status = () => this.sources?.engine.status();
     let snapshot: ReturnType<EngineApi['status']> | undefined;
@@ -167,7 +168,7 @@ export class AgentMetrics {
     return {
       append: (entry: AuditEntry) => {
         audit.append(entry);
-        this.commands.inc({ command: this.commandNames.has(entry.command) ? entry.command : 'other', outcome: entry.outcome });
+        this.commands.inc({ command: this.isCommand(entry.command) ? entry.command : 'other', outcome: entry.outcome });
       },
     };
   }
