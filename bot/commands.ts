@@ -8,8 +8,10 @@ import { defineCommand, usage, type AuditEntry, type CommandDef, type Reply } fr
 export interface CommandDeps {
   /** newest first */
   readonly recentAudit: (limit: number) => ReadonlyArray<AuditEntry & { readonly ts: number }>;
-  /** one line per channel, e.g. "telegram ok, 0 queued" */
+  /** the health report for /health: every check, the channels and the market */
   readonly health: () => string;
+  /** one line for /status: "ok (7 checks)" or the checks that are not ok */
+  readonly healthSummary?: () => string;
   /** stats, digests and the advisor (absent in tests that do not need them) */
   readonly reports?: {
     stats(period: '1d' | '7d' | '30d' | 'all'): Reply;
@@ -96,7 +98,7 @@ export function buildCommands(deps: CommandDeps): CommandDef[] {
       description: 'mode, state, equity, cash, today’s P&L, positions, last decision, health',
       role: 'viewer',
       params: [],
-      run: (api) => ({ text: renderStatus(api.status()) }),
+      run: (api) => ({ text: [renderStatus(api.status()), ...(deps.healthSummary ? [`Health: ${deps.healthSummary()} (details: /health)`] : [])].join('\n') }),
     }),
     defineCommand<{ duration?: number }>({
       name: 'pause',

@@ -138,12 +138,12 @@ async function assemble(
     const report = monitor.current();
     return [report ? renderHealth(report) : 'Health: first check not finished yet', `Channels: ${notifier.describe()}`, `Market: ${market.health()}`].join('\n');
   };
-  const healthLine = () => {
+  const healthSummary = () => {
     const report = monitor.current();
-    return `${report ? summarizeHealth(report) : 'first check not finished yet'}; ${notifier.describe()}`;
+    return report ? summarizeHealth(report) : 'first check not finished yet';
   };
-  const reports = new OperatorReports({ db, engine, config, mode, health: healthLine, env: io.env ?? process.env, log });
-  const commands = buildCommands({ recentAudit: (n) => audit.recent(n), health, reports });
+  const reports = new OperatorReports({ db, engine, config, mode, health: () => `${healthSummary()}; ${notifier.describe()}`, env: io.env ?? process.env, log });
+  const commands = buildCommands({ recentAudit: (n) => audit.recent(n), health, healthSummary, reports });
   commandNames = new Set(commands.map((c) => c.name));
   metrics.bind({ engine, queues: () => notifier.channelStates(), breakers: () => market.breakers() });
   const core = new CommandCore(engine, commands, metrics.watchAudit(audit), notifier, { confirmTtlMs: config.commands.confirmTtlSeconds * 1000 });

@@ -48,9 +48,11 @@ async function main(argv: readonly string[]): Promise<number> {
       const { startAgent } = await import('./app.js');
       const agent: RunningAgent = await startAgent(config, mode, { input: process.stdin, output: process.stdout, transports, ...(restart ? { restart } : {}) }, log);
       await new Promise<void>((resolve) => {
+        // stop() is bounded (5 s for the outbox) and idempotent, so a second signal (npm and the supervisor both
+        // forward one; an impatient Ctrl-C) waits for the same stop instead of killing it half-way.
         const shutdown = (signal: string) => void agent.stop(signal).then(resolve);
-        process.once('SIGINT', () => shutdown('Ctrl-C'));
-        process.once('SIGTERM', () => shutdown('SIGTERM'));
+        process.on('SIGINT', () => shutdown('Ctrl-C'));
+        process.on('SIGTERM', () => shutdown('SIGTERM'));
         void supervisorGone.then(shutdown);
       });
       return 0;

@@ -116,7 +116,7 @@ export class Supervisor {
     if (!child) return this.finish(0);
     child.kill('SIGTERM');
     this.forceTimer = this.timers.setTimeout(() => {
-      this.deps.log.warn({ pid: child.pid, graceMs: STOP_GRACE_MS }, 'the agent did not stop in time; killing it');
+      this.deps.log.warn({ agentPid: child.pid, graceMs: STOP_GRACE_MS }, 'the agent did not stop in time; killing it');
       child.kill('SIGKILL');
     }, STOP_GRACE_MS);
   }
@@ -132,7 +132,7 @@ export class Supervisor {
     this.child = child;
     this.rssStrikes = 0;
     this.killCause = undefined;
-    this.deps.log.info({ pid: child.pid, restart }, 'agent started');
+    this.deps.log.info({ agentPid: child.pid, restart }, 'agent process started');
     this.persist();
     child.on('message', (message) => {
       if (child === this.child && isHeartbeat(message)) this.heartbeat(child, message.lagMs, message.rssMb);
@@ -170,7 +170,7 @@ export class Supervisor {
     this.killCause = cause;
     this.clear('stallTimer');
     this.clear('healthyTimer'); // a stalled run was not a healthy one
-    this.deps.log.error({ pid: child.pid, cause: cause.kind, detail: cause.detail }, 'killing the agent');
+    this.deps.log.error({ agentPid: child.pid, cause: cause.kind, detail: cause.detail }, 'killing the agent');
     child.kill('SIGKILL');
   }
 
@@ -181,7 +181,7 @@ export class Supervisor {
     this.clear('forceTimer');
     const cause = this.killCause;
     this.killCause = undefined;
-    this.deps.log.info({ pid: child.pid, code, signal, cause: cause?.kind }, 'agent exited');
+    this.deps.log.info({ agentPid: child.pid, code, signal, cause: cause?.kind }, 'agent exited');
     if (this.stopping) {
       this.persist();
       return this.finish(0);

@@ -107,6 +107,9 @@ describe('GET /healthz and GET /metrics', () => {
       const reply = (await until(() => agent.console.output().slice(from).match(/Health (ok|WARN|CRITICAL) \(checked[\s\S]*?Market: [^\n]+/), '/health reply'))[0];
       for (const name of ['database', 'broker', 'data feed', 'decisions', 'memory', 'event loop', 'disk']) expect(reply).toMatch(new RegExp(`\\n\\s+${name}: (ok|WARN|CRITICAL), `));
       expect(reply).toMatch(/Channels: console ok, \d+ queued/);
+      const at = agent.console.output().length;
+      agent.console.send('/status');
+      await until(() => /Health: (ok \(\d+ checks\)|(WARN|CRITICAL) [^\n]+) \(details: \/health\)/.test(agent.console.output().slice(at)), '/status with the health line');
     } finally {
       await new Promise((r) => taken.close(r));
     }
