@@ -27,7 +27,7 @@ describe('AgentMetrics', () => {
     const { db, metrics, journal } = setup();
     journal.recordBars({ ts: bar.ts, bars: new Map([['BTC/USD', bar], ['ETH/USD', bar]]) });
     journal.recordBars({ ts: bar.ts * 2, bars: new Map([['BTC/USD', { ...bar, ts: bar.ts * 2 }]]) });
-    journal.recordFlaggedBar('ETH/USD', { ...bar, ts: bar.ts * 2 }, 'a jump');
+    journal.recordFlaggedBar('ETH/USD', { ...bar, ts: bar.ts * 2 }, 'jump: close moved 40σ', true);
     const decision = { ts: bar.ts, symbol: 'BTC/USD', strategy: 't', features: {}, signal: {}, intent: null, reason: null };
     journal.recordDecisions([{ ...decision, verdict: 'none' }, { ...decision, verdict: 'denied' }, { ...decision, verdict: 'denied' }]);
     const order = { clientOrderId: 'o1', symbol: 'BTC/USD', side: 'buy' as const, notional: 100, submittedAt: bar.ts };
@@ -46,7 +46,7 @@ describe('AgentMetrics', () => {
     const v = (name: string, labels?: Record<string, string>) => sampleValue(families, name, labels);
     expect(v('ce_bars_processed_total', { symbol: 'BTC/USD' })).toBe(2);
     expect(v('ce_bars_processed_total', { symbol: 'ETH/USD' })).toBe(1);
-    expect(v('ce_bars_flagged_total', { symbol: 'ETH/USD' })).toBe(1);
+    expect(v('ce_bars_flagged_total', { symbol: 'ETH/USD', kind: 'jump' })).toBe(1);
     expect(v('ce_decisions_total', { verdict: 'denied' })).toBe(2);
     expect(v('ce_decisions_total', { verdict: 'none' })).toBe(1);
     expect(v('ce_orders_total', { status: 'new' })).toBe(1);

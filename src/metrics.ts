@@ -50,7 +50,7 @@ export class AgentMetrics {
   readonly registry = new Registry();
   readonly contentType = this.registry.contentType;
   private readonly bars = new Counter({ name: 'ce_bars_processed_total', help: 'Hourly bars recorded (passed the data-quality gate), by symbol', labelNames: ['symbol'], registers: [this.registry] });
-  private readonly flagged = new Counter({ name: 'ce_bars_flagged_total', help: 'Bars that failed the data-quality gate (stored, never traded on), by symbol', labelNames: ['symbol'], registers: [this.registry] });
+  private readonly flagged = new Counter({ name: 'ce_bars_flagged_total', help: 'Bars that failed the data-quality gate (stored, never traded on), by symbol and kind', labelNames: ['symbol', 'kind'], registers: [this.registry] });
   private readonly decisions = new Counter({ name: 'ce_decisions_total', help: 'Strategy decisions, by verdict (none = no order wanted)', labelNames: ['verdict'], registers: [this.registry] });
   private readonly orders = new Counter({ name: 'ce_orders_total', help: 'Order status updates, by status (new = journaled before sending)', labelNames: ['status'], registers: [this.registry] });
   private readonly fills = new Counter({ name: 'ce_fills_total', help: 'Fills, by side', labelNames: ['side'], registers: [this.registry] });
@@ -136,7 +136,8 @@ export class AgentMetrics {
       recordBars: (batch: Parameters<Journal['recordBars']>[0]) => {
         for (const symbol of batch.bars.keys()) m.bars.inc({ symbol });
       },
-      recordFlaggedBar: (symbol: string) => m.flagged.inc({ symbol }),
+      // The flag is "<kind>: <reason>"; the kinds are the gate's fixed list (engine/market/quality.ts).
+      recordFlaggedBar: (symbol: string, _bar: unknown, flag: string) => m.flagged.inc({ symbol, kind: /^[a-z-]+(?=:)/.exec(flag)?.[0] ?? 'other' }),
       recordDecisions: (list: Parameters<Journal['recordDecisions']>[0]) => {
         for (const d of list) m.decisions.inc({ verdict: d.verdict });
       },

@@ -14,15 +14,15 @@ const gap = (symbol: string, h: number, missingBars: number): GapNotice => ({ ki
 /** A QualityAlerts with a hand-moved clock, a recorded journal and notifier, and a timer the test fires. */
 function rig(journalThrows = false) {
   let now = 1_000_000;
-  const stored: Array<[string, number, string]> = [];
+  const stored: Array<[string, number, string, boolean]> = [];
   const sent: Array<[NotificationKind, string]> = [];
   const logged: string[] = [];
   const timers: Array<{ fn: () => void; ms: number; cancelled: boolean }> = [];
   const alerts = new QualityAlerts({
     journal: {
-      recordFlaggedBar(symbol, b, reason) {
-        if (journalThrows) throw new Error('NOT NULL constraint failed: bars.close');
-        stored.push([symbol, b.ts, reason]);
+      recordFlaggedBar(symbol, b, flag, inBars) {
+        if (journalThrows) throw new Error('database is locked');
+        stored.push([symbol, b.ts, flag, inBars]);
       },
     },
     notifier: { notify: (kind, text) => void sent.push([kind, text]) },
@@ -42,8 +42,8 @@ describe('QualityAlerts', () => {
     const r = rig();
     r.alerts.report([jump('BTC/USD', 0), stale('SOL/USD', 0), gap('ETH/USD', 0, 3)]);
     expect(r.stored).toEqual([
-      ['BTC/USD', T0, 'jump: close 130 moved +30.0%: 14.2σ'],
-      ['SOL/USD', T0, 'stale: frozen feed'],
+      ['BTC/USD', T0, 'jump: close 130 moved +30.0%: 14.2σ', true],
+      ['SOL/USD', T0, 'stale: frozen feed', true],
     ]);
     expect(r.sent).toEqual([
       ['risk', '2 bad bars (BTC/USD jump 14.2σ at 2024-03-01T05:00Z; SOL/USD stale at 2024-03-01T05:00Z). Stored, not traded on. 2 flagged since start.'],
@@ -97,16 +97,21 @@ describe('QualityAlerts', () => {
     );
   });
 
-  it('does not store duplicates or out-of-order bars (they would overwrite the traded bar of that hour) but alerts them', () => {
+  it('stores duplicates, out-of-order and non-finite bars only as received (the bars row of that hour holds the traded bar)', () => {
     const r = rig();
     const findings: QualityFinding[] = [
       { kind: 'duplicate', symbol: 'BTC/USD', bar: bar(0), reason: 'a second bar' },
       { kind: 'out-of-order', symbol: 'ETH/USD', bar: bar(0), reason: 'older' },
+      { kind: 'not-finite', symbol: 'SOL/USD', bar: { ...bar(0), close: Number.NaN }, reason: 'close is NaN' },
     ];
     r.alerts.report(findings);
-    expect(r.stored).toEqual([]);
-    expect(r.logged).toEqual(['flagged bar not stored: its hour may hold the bar traded on', 'flagged bar not stored: its hour may hold the bar traded on']);
-    expect(r.sent).toEqual([['risk', '2 bad bars (BTC/USD duplicate at 2024-03-01T05:00Z; ETH/USD out-of-order at 2024-03-01T05:00Z). Not traded on; not stored (see the log). 2 flagged since start.']]);
+    expect(r.stored.map(([symbol, , flag, inBars]) => [symbol, flag, inBars])).toEqual([
+      ['BTC/USD', 'duplicate: a second bar', false],
+      ['ETH/USD', 'out-of-order: older', false],
+      ['SOL/USD', 'not-finite: close is NaN', false],
+    ]);
+    expect(r.logged).toEqual([]);
+    expect(r.sent[0]![1]).toMatch(/^3 bad bars \(BTC\/USD duplicate at 2024-03-01T05:00Z; ETH\/USD out-of-order at 2024-03-01T05:00Z; SOL\/USD [^)]*\)\. Stored, not traded on\. 3 flagged since start\.$/);
   });
 
   it('a bar the store refuses is logged and still alerted', () => {

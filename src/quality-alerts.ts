@@ -14,7 +14,7 @@ export const QUALITY_ALERT_INTERVAL_MS = 60_000;
 const NAMED = 5;
 
 export interface QualityAlertsOptions {
-  readonly journal: { recordFlaggedBar(symbol: string, bar: Bar, reason: string): void };
+  readonly journal: { recordFlaggedBar(symbol: string, bar: Bar, flag: string, inBars: boolean): void };
   readonly notifier: Notifier;
   readonly wallNow?: () => number;
   readonly minIntervalMs?: number;
@@ -83,17 +83,15 @@ export class QualityAlerts {
   }
 
   /**
-   * The flag is `kind: reason`. Duplicates and out-of-order bars are not stored: the bars table holds one row
-   * per symbol and hour, and writing them would overwrite the bar that was traded on. A bar the store refuses
-   * (a NaN cannot go into a NOT NULL column) is logged and still alerted. Returns whether it was stored.
+   * The flag is `kind: reason`. Every flagged bar is stored as received (flagged_bars); it also goes into the
+   * bars table, flagged, unless it is a duplicate or out-of-order (its hour holds the bar that was traded on) or
+   * holds a non-finite value. A bar the store refuses is logged and still alerted. Returns whether it was stored.
    */
   private store(finding: FlaggedBar): boolean {
-    if (finding.kind === 'duplicate' || finding.kind === 'out-of-order') {
-      this.opts.log?.('flagged bar not stored: its hour may hold the bar traded on', { symbol: finding.symbol, ts: finding.bar.ts, kind: finding.kind, reason: finding.reason });
-      return false;
-    }
+    const b = finding.bar;
+    const inBars = finding.kind !== 'duplicate' && finding.kind !== 'out-of-order' && [b.open, b.high, b.low, b.close, b.volume].every(Number.isFinite);
     try {
-      this.opts.journal.recordFlaggedBar(finding.symbol, finding.bar, `${finding.kind}: ${finding.reason}`);
+      this.opts.journal.recordFlaggedBar(finding.symbol, finding.bar, `${finding.kind}: ${finding.reason}`, inBars);
       return true;
     } catch (error) {
       this.opts.log?.('could not store a flagged bar', { symbol: finding.symbol, ts: finding.bar.ts, kind: finding.kind, error: (error as Error).message });

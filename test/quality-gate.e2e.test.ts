@@ -93,6 +93,11 @@ describe('the data-quality gate in sim', () => {
     expect(e.flag).toBeNull(); // the bar after the gap is good
     // Nothing else in the replay was flagged (the bar after the spike is back to normal and accepted).
     expect(query<{ n: number }>(agent, 'SELECT COUNT(*) AS n FROM bars WHERE flag IS NOT NULL')[0]!.n).toBe(2);
+    // ... and both are in flagged_bars as received
+    expect(query<{ symbol: string; flag: string }>(agent, 'SELECT symbol, flag FROM flagged_bars ORDER BY symbol').map((r) => [r.symbol, r.flag])).toEqual([
+      ['BTC/USD', b.flag],
+      ['SOL/USD', s.flag],
+    ]);
 
     // The engine decided on that hour without BTC's print: BTC still at its last good close, not selected.
     const decisions = query<{ symbol: string; features: string; signal: string; intent: string | null }>(agent, 'SELECT symbol, features, signal, intent FROM decisions WHERE ts = ? ORDER BY symbol', T_BAD);

@@ -49,7 +49,7 @@ describe('decision mode and recorded time', () => {
     v6.prepare("INSERT INTO decisions (ts, symbol, strategy, features, signal, verdict) VALUES (1, 'BTC/USD', 'confidence', '{}', '{}', 'none')").run();
     v6.close();
     const db = openDatabase(path);
-    expect(schemaVersion(db)).toBe(7);
+    expect(schemaVersion(db)).toBe(MIGRATIONS.length);
     expect(db.prepare('SELECT id, mode, recorded_at FROM decisions').all()).toEqual([{ id: 1, mode: null, recorded_at: null }]);
     expect((await archiveDecisions({ db, dbPath: path, archiveAfterDays: 1, now: NOW })).archived).toBe(0);
     expect(db.prepare('SELECT count(*) AS n FROM decisions').get()).toEqual({ n: 1 });

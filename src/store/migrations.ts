@@ -114,4 +114,13 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE decisions ADD COLUMN recorded_at INTEGER;
   CREATE INDEX decisions_retention ON decisions (mode, recorded_at);
   `,
+  `
+  -- Every bar the data-quality gate flagged, as received (raw JSON keeps NaN and Infinity, which REAL columns
+  -- cannot), including duplicates and out-of-order bars, whose hour in bars holds the bar that was traded on.
+  CREATE TABLE flagged_bars (
+    id INTEGER PRIMARY KEY, recorded_at INTEGER NOT NULL, symbol TEXT NOT NULL, ts INTEGER NOT NULL,
+    open REAL, high REAL, low REAL, close REAL, volume REAL, raw TEXT NOT NULL, flag TEXT NOT NULL
+  );
+  CREATE INDEX flagged_bars_ts ON flagged_bars (ts);
+  `,
 ];

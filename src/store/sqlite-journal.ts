@@ -11,6 +11,7 @@ import type { Db } from './database.js';
 export class SqliteJournal implements Journal {
   private readonly insertBar;
   private readonly insertFlagged;
+  private readonly insertFlaggedRaw;
   private readonly insertDecision;
   private readonly upsertOrder;
   private readonly insertFill;
@@ -24,6 +25,7 @@ export class SqliteJournal implements Journal {
   constructor(private readonly db: Db, private readonly wallNow: () => number = Date.now, private readonly mode: Mode | null = null) {
     this.insertBar = db.prepare('INSERT OR REPLACE INTO bars (symbol, ts, open, high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.insertFlagged = db.prepare('INSERT OR REPLACE INTO bars (symbol, ts, open, high, low, close, volume, flag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    this.insertFlaggedRaw = db.prepare('INSERT INTO flagged_bars (recorded_at, symbol, ts, open, high, low, close, volume, raw, flag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.insertDecision = db.prepare('INSERT INTO decisions (ts, symbol, strategy, features, signal, intent, verdict, reason, mode, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.upsertOrder = db.prepare(`INSERT INTO orders (client_order_id, symbol, side, qty, notional, limit_price, status, reject_reason, submitted_at, updated_at)
       VALUES (@clientOrderId, @symbol, @side, @qty, @notional, @limitPrice, @status, @rejectReason, @submittedAt, @updatedAt)
@@ -44,9 +46,18 @@ export class SqliteJournal implements Journal {
     });
   }
 
-  /** A bar that failed the data-quality gate: kept for the record, with why. */
-  recordFlaggedBar(symbol: string, b: Bar, reason: string): void {
-    this.insertFlagged.run(symbol, b.ts, b.open, b.high, b.low, b.close, b.volume, reason);
+  /**
+   * A bar that failed the data-quality gate, kept with why: always in `flagged_bars` as received; also in `bars`
+   * with its flag (reports skip flagged rows) when `inBars` — not for a duplicate or out-of-order bar, whose
+   * hour holds the bar that was traded on, nor for a non-finite one, which REAL NOT NULL columns refuse.
+   */
+  recordFlaggedBar(symbol: string, b: Bar, flag: string, inBars = true): void {
+    const finite = (v: number) => (Number.isFinite(v) ? v : null);
+    const raw = JSON.stringify(b, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+    this.inTransaction(() => {
+      this.insertFlaggedRaw.run(this.wallNow(), symbol, b.ts, finite(b.open), finite(b.high), finite(b.low), finite(b.close), finite(b.volume), raw, flag);
+      if (inBars) this.insertFlagged.run(symbol, b.ts, b.open, b.high, b.low, b.close, b.volume, flag);
+    });
   }
 
   recordDecisions(decisions: readonly DecisionRecord[]): void {
