@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeTelegram } from './fakes/telegram-api.js';
 import { startTestAgent, until, type TestAgent } from './harness.js';
 import { parsePrometheus, sampleValue } from './prometheus.js';
 
@@ -93,6 +94,33 @@ describe('GET /healthz and GET /metrics', () => {
     expect(families.some((f) => f.name === 'nodejs_eventloop_lag_p99_seconds')).toBe(true);
     expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
     expect((await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('a Telegram outage shows as failing delivery in /healthz, and its recovery too', async () => {
+    const fake = new FakeTelegram();
+    await fake.start();
+    const port = await freePort();
+    try {
+      const agent = await startTestAgent(
+        { TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot, TELEGRAM_CHAT_ID: '777' },
+        (c) => ({ ...c, http: { host: '127.0.0.1', port }, health: { ...c.health, intervalSeconds: 0.2 } }),
+      );
+      agents.push(agent);
+      const delivery = async () => (await healthz(port)).body.checks.find((c) => c.name === 'telegram delivery');
+      await until(async () => (await delivery())?.status === 'ok', 'telegram delivering');
+      fake.setDown(true);
+      const failing = await until(async () => {
+        const check = await delivery();
+        return check?.status === 'warn' ? check : undefined;
+      }, 'telegram delivery failing');
+      expect(failing.detail).toMatch(/^failing \(\d+ tries\), \d+ queued/);
+      fake.setDown(false);
+      await until(async () => (await delivery())?.status === 'ok', 'telegram delivering again');
+      await until(() => /Health recovered: telegram delivery: delivering/.test(agent.console.output()), 'the recovery notice');
+    } finally {
+      for (const a of agents.splice(0)) await a.stop('test over');
+      await fake.stop();
+    }
   });
 
   it('/health in the chat shows every check; a port already taken is alerted and the agent trades on', async () => {
