@@ -63,7 +63,25 @@ describe('HealthMonitor', () => {
     other.exec('ROLLBACK');
     other.close();
     expect((await check('database')).status).toBe('ok');
+    await check('database');
+    expect(alerts).toHaveLength(1); // a recovery is told once it held 3 checks in a row
+    await check('database');
     expect(alerts[1]).toEqual(['state', 'Health recovered: database: writable']);
+  });
+
+  it('a value hovering at a threshold does not flap: warnings and recoveries are told after 3 checks in a row', async () => {
+    const rss = { mb: 199 };
+    const { check, alerts } = rig({ rss: () => rss.mb * MB, lastBar: 1_700_000_000_000 });
+    for (const mb of [201, 199, 202, 198, 201, 201]) {
+      rss.mb = mb;
+      await check('memory');
+    }
+    expect(alerts).toEqual([]);
+    await check('memory'); // the third warning in a row
+    expect(alerts).toEqual([['info', 'Health warning: memory: 201 MB resident (warn 200 MB, critical 500 MB)']]);
+    rss.mb = 600; // critical is told at once
+    await check('memory');
+    expect(alerts[1]).toEqual(['critical', 'Health CRITICAL: memory: 600 MB resident (warn 200 MB, critical 500 MB)']);
   });
 
   it('is critical when the database file is gone', async () => {

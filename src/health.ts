@@ -71,6 +71,8 @@ const UNDELIVERED_CRITICAL_MS = 15 * 60_000;
 const DB_PROBE_TIMEOUT_MS = 250;
 const OLLAMA_TIMEOUT_MS = 2_000;
 const MB = 1024 * 1024;
+/** A warning or a recovery is alerted once it held this many checks in a row (critical goes at once). */
+export const CONFIRM_CHECKS = 3;
 const RANK: Record<HealthStatus, number> = { ok: 0, warn: 1, critical: 2 };
 
 export function worst(statuses: readonly HealthStatus[]): HealthStatus {
@@ -81,7 +83,10 @@ export class HealthMonitor {
   private readonly lag = monitorEventLoopDelay({ resolution: 20 });
   private readonly now: () => number;
   private report: HealthReport | undefined;
-  private previous = new Map<string, HealthStatus>();
+  /** the status each check was last alerted with (ok until told otherwise) */
+  private readonly told = new Map<string, HealthStatus>();
+  /** each check's current status and for how many checks in a row it has held */
+  private readonly streaks = new Map<string, { status: HealthStatus; count: number }>();
   private runningSince: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<HealthReport> | undefined;
@@ -139,14 +144,22 @@ export class HealthMonitor {
     return report;
   }
 
+  /**
+   * Alerts what the operator was not yet told. Critical goes at once; a warning or a recovery only once it held
+   * for CONFIRM_CHECKS checks in a row, so a value hovering at a threshold (memory near 200 MB) does not flap.
+   */
   private alertChanges(checks: readonly HealthCheck[]): void {
     for (const check of checks) {
-      const before = this.previous.get(check.name) ?? 'ok';
-      this.previous.set(check.name, check.status);
-      if (check.status === before) continue;
+      const told = this.told.get(check.name) ?? 'ok';
+      const streak = this.streaks.get(check.name);
+      const count = streak?.status === check.status ? streak.count + 1 : 1;
+      this.streaks.set(check.name, { status: check.status, count });
+      if (check.status === told) continue;
+      if (check.status !== 'critical' && count < CONFIRM_CHECKS) continue;
+      this.told.set(check.name, check.status);
       if (check.status === 'critical') this.sources.alert('critical', `Health CRITICAL: ${check.name}: ${check.detail}`);
       else if (check.status === 'warn') this.sources.alert('info', `Health warning: ${check.name}: ${check.detail}`);
-      else this.sources.alert(before === 'critical' ? 'state' : 'info', `Health recovered: ${check.name}: ${check.detail}`);
+      else this.sources.alert(told === 'critical' ? 'state' : 'info', `Health recovered: ${check.name}: ${check.detail}`);
     }
   }
 
