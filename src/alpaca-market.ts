@@ -117,6 +117,8 @@ export async function createAlpacaMarket(ctx: MarketContext): Promise<RunningMar
     // Hourly bars: the hour closes when the next hour's first minute arrives, so the interval is an hour.
     feedState: () => ({ running: feeding, barIntervalMs: HOUR_MS }),
     breakers: () => [broker.breaker, feed.breaker, ...(news ? [news.breaker] : [])],
+    // Each live feed step catches its own errors and the next bar tries again; the loop itself does not stop.
+    failed: new Promise<string>(() => undefined),
     async begin() {
       tradeStream.subscribeTradeUpdates();
       tradeStream.connect();

@@ -39,6 +39,8 @@ export interface RunningAgent {
   stop(reason: string): Promise<void>;
   readonly engine: EngineApi;
   readonly notifier: OutboxNotifier;
+  /** resolves with the reason if the market loop stopped on an error: the agent still answers, but trades no more */
+  readonly marketFailed: Promise<string>;
 }
 
 export function modeTag(mode: string): string {
@@ -206,7 +208,7 @@ async function assemble(
   chat.start({
     onEnd: () => log.info('console input closed; the agent keeps running (Ctrl-C or SIGTERM stops it)'),
   });
-  return { stop, engine, notifier };
+  return { stop, engine, notifier, marketFailed: market.failed };
 }
 
 /** After a crash the engine has reconciled and restored its risk state; the operator hears what it came back in. */

@@ -47,15 +47,22 @@ async function main(argv: readonly string[]): Promise<number> {
       // Imported here so that the supervisor process does not load the agent (about 60 MB).
       const { startAgent } = await import('./app.js');
       const agent: RunningAgent = await startAgent(config, mode, { input: process.stdin, output: process.stdout, transports, ...(restart ? { restart } : {}) }, log);
-      await new Promise<void>((resolve) => {
+      return await new Promise<number>((resolve) => {
         // stop() is bounded (5 s for the outbox) and idempotent, so a second signal (npm and the supervisor both
         // forward one; an impatient Ctrl-C) waits for the same stop instead of killing it half-way.
-        const shutdown = (signal: string) => void agent.stop(signal).then(resolve);
+        const shutdown = (signal: string, code = 0) => void agent.stop(signal).then(() => resolve(code));
         process.on('SIGINT', () => shutdown('Ctrl-C'));
         process.on('SIGTERM', () => shutdown('SIGTERM'));
-        void supervisorGone.then(shutdown);
+        void supervisorGone.then((why) => shutdown(why));
+        // Supervised, a dead market loop is a crash: stopping lets the supervisor restart the agent, which
+        // rebuilds its book from the journal and the broker. Alone, the agent stays up for /status and /kill.
+        if (send) {
+          void agent.marketFailed.then((reason) => {
+            process.stderr.write(`fatal: market loop failed: ${reason}\n`);
+            shutdown('market loop failed', 1);
+          });
+        }
       });
-      return 0;
     }
     case 'backtest': {
       const { request, json } = parseBacktestArgs(rest);

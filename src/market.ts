@@ -16,6 +16,8 @@ export interface RunningMarket {
   feedState(): FeedState;
   /** the circuit breakers of external APIs (none in sim), for health and metrics */
   breakers(): readonly CircuitBreaker[];
+  /** resolves with the reason if the market loop stops on an error (no more bars until a restart); never otherwise */
+  readonly failed: Promise<string>;
   /** Start-up is recovery: reconcile with the broker, warm up, then begin feeding bars. */
   begin(): Promise<void>;
   /** Stop feeding; resolves when the last bar in flight is processed. */

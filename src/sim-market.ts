@@ -62,11 +62,14 @@ export function createSimMarket({ config, mode, journal, state, notifier, log, m
   // Bars are expected from begin() until the replay ends, fails (alerted on its own) or is stopped.
   let feeding = false;
   let failure: string | undefined;
+  let reportFailure: (reason: string) => void = () => undefined;
+  const failed = new Promise<string>((resolve) => (reportFailure = resolve));
   return {
     engine,
     health: () => `market: ${feed.description}, cursor ${feed.cursor}`,
     feedState: () => ({ running: feeding, barIntervalMs: 1000 / config.sim.barsPerSecond, ...(failure !== undefined ? { failure } : {}) }),
     breakers: () => [],
+    failed,
     async begin() {
       await engine.start();
       engine.prime(feed.history(config.sim.historyBars).map(screen).filter((b) => b.bars.size > 0));
@@ -93,6 +96,7 @@ export function createSimMarket({ config, mode, journal, state, notifier, log, m
         (error: unknown) => {
           feeding = false;
           failure = error instanceof Error ? error.message : String(error);
+          reportFailure(failure);
           log.error({ err: error }, 'market loop failed');
           notifier.notify('critical', `Market loop stopped: ${error instanceof Error ? error.message : String(error)}. Commands still work.`);
         },

@@ -3,6 +3,7 @@
  * agent that is killed by hand, stalls (the CE_TEST_STALL_FILE hook) or crashes after /kill. The supervisor
  * must bring it back within the backoff and say so itself; the agent must announce what it came back in.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,12 +50,12 @@ async function until<T>(probe: () => T | undefined | false, what: string, timeou
 }
 
 /** Starts `src/main.ts start` (the supervisor) with fast bars, fast heartbeats and a short backoff. */
-function startSupervised(extraEnv: Record<string, string> = {}) {
+function startSupervised(extraEnv: Record<string, string> = {}, stallSeconds = 2, maxLoopLagMs = 5000) {
   const dir = mkdtempSync(join(tmpdir(), 'ce-supervisor-'));
   const config = join(dir, 'fast.yaml');
   writeFileSync(
     config,
-    ['sim:', '  barsPerSecond: 20', 'supervisor:', '  heartbeatSeconds: 0.2', '  stallSeconds: 2', '  backoff:', '    initialSeconds: 0.5', ''].join('\n'),
+    ['sim:', '  barsPerSecond: 20', 'supervisor:', '  heartbeatSeconds: 0.2', `  stallSeconds: ${stallSeconds}`, `  maxLoopLagMs: ${maxLoopLagMs}`, '  backoff:', '    initialSeconds: 0.5', ''].join('\n'),
   );
   const supervisor = new AgentProcess(['start'], {
     CE_DB: join(dir, 'engine.db'),
@@ -142,6 +143,32 @@ describe('npm start: the supervisor', () => {
     expect(state()).toMatchObject({ restarts: 1, lastExit: { reason: 'stalled: no heartbeat for 2 s' } });
     await supervisor.ask('/status', /\[SIM\] Mode SIM · state running \(ACTIVE\)/);
     await stop(supervisor, second);
+  });
+
+  it('restarts an agent whose market loop died (the database stayed locked past its busy timeout)', async () => {
+    // Stall limits above SQLite's 5 s busy wait, so the agent lives long enough to find its market loop dead
+    // (with the defaults the 5 s wait itself is a stall, and the agent is restarted for that instead).
+    const { supervisor, dir, childPid } = startSupervised({}, 30, 30_000);
+    await supervisor.waitFor(/\[SIM\] Started \(sim\)\. State ACTIVE/);
+    const first = await childPid();
+    const from = supervisor.stdout.length;
+    // Another process holds the write lock for 8 s: the agent's next bar waits 5 s for it, then fails.
+    const holder = spawn(
+      process.execPath,
+      ['-e', "const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN EXCLUSIVE'); setTimeout(() => { db.exec('ROLLBACK'); db.close(); }, 8000);", join(dir, 'engine.db')],
+      { stdio: 'inherit' },
+    );
+    try {
+      const alert = await telegramSaid('Agent crashed', 'the crash alert');
+      expect(alert.text).toBe('[SIM] Agent crashed (exit code 1: market loop failed: database is locked). Restarting in 0.5 s (restart 1).');
+      await supervisor.waitFor(/\[SIM\] Restarted after crash \(exit code 1: market loop failed: database is locked\), state: ACTIVE\./, from, 30_000);
+      await telegramSaid('Market loop stopped: database is locked', 'the agent’s own alert');
+      const second = await childPid(first);
+      await supervisor.ask('/status', /\[SIM\] Mode SIM · state running \(ACTIVE\)/);
+      await stop(supervisor, second);
+    } finally {
+      holder.kill();
+    }
   });
 
   it('after /kill and a crash, the restarted agent is still HALTED and says so', async () => {
