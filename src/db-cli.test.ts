@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../test/agent-process.js';
 import { dumpTables, populate, tempDbPath } from '../test/store-fixture.js';
 import { acquireInstanceLock } from './instance-lock.js';
+import { supervisorStateFile, writeSupervisorState } from './supervisor-state.js';
 import { checkIntegrity, listBackups } from './store/backup.js';
 import { openDatabase } from './store/database.js';
 
@@ -83,6 +84,26 @@ describe('npm run db', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Restored ${listBackups(path).at(-1)!.path}`);
     expect(r.stdout).toMatch(/The previous database is kept: .*\/backups\/pre-restore-\d{4}-\d\d-\d\dT\d{6}Z\.db/);
+  });
+
+  it('restore and vacuum are refused while a supervisor runs for the database (between two runs of its agent it is unlocked)', () => {
+    const path = tempDbPath('ce-dbcli-');
+    const db = openDatabase(path);
+    populate(db);
+    db.close();
+    expect(dbCli(path, 'backup').code).toBe(0);
+    const state = { childPid: null, restarts: 1, lastExit: { at: new Date().toISOString(), reason: 'signal SIGKILL' }, updatedAt: new Date().toISOString() };
+    // This test process stands in for the running supervisor.
+    writeSupervisorState(supervisorStateFile(path), { ...state, supervisorPid: process.pid });
+    for (const command of ['restore', 'vacuum']) {
+      const refused = dbCli(path, command);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(`${command} refused: a supervisor (pid ${process.pid}) is running for ${path} and would start the agent on it again. Stop it first (Ctrl-C on npm start, or systemctl stop confidence-engine).\n`);
+    }
+    expect(dbCli(path, 'backup').code).toBe(0); // a backup is fine while it runs
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeSupervisorState(supervisorStateFile(path), { ...state, supervisorPid: gone });
+    expect(dbCli(path, 'vacuum').code).toBe(0);
   });
 
   it('vacuum prints the size before and after; export writes CSV and prints the row counts', () => {

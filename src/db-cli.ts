@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from './config.js';
 import { InstanceLockedError } from './instance-lock.js';
+import { liveSupervisorPid } from './supervisor-state.js';
 import { backupFile, fileTimestamp, formatBytes, restoreBackup, rotateBackups, vacuumFile } from './store/backup.js';
 import { exportCsv } from './store/export.js';
 
@@ -80,6 +81,13 @@ async function run(a: Args, out: (line: string) => void): Promise<number> {
   const needsDb = a.command !== 'restore';
   if (needsDb && !existsSync(a.db)) {
     process.stderr.write(`${a.command} failed: no database at ${a.db} (set CE_DB or --db)\n`);
+    return 1;
+  }
+  const supervisor = a.command === 'restore' || a.command === 'vacuum' ? liveSupervisorPid(a.db) : undefined;
+  if (supervisor !== undefined) {
+    process.stderr.write(
+      `${a.command} refused: a supervisor (pid ${supervisor}) is running for ${a.db} and would start the agent on it again. Stop it first (Ctrl-C on npm start, or systemctl stop confidence-engine).\n`,
+    );
     return 1;
   }
   switch (a.command) {

@@ -42,7 +42,8 @@ export function liveLockOwner(dbPath: string): number | undefined {
   return Number.isInteger(owner) && owner > 0 && isAlive(owner) ? owner : undefined;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, under another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

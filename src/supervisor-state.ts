@@ -4,6 +4,7 @@
  */
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { isAlive } from './instance-lock.js';
 
 export interface SupervisorState {
   /** the supervisor's process id */
@@ -30,6 +31,16 @@ export function readSupervisorState(file: string): SupervisorState | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The pid of a supervisor that is still running for the database at `dbPath`, if any. Between two runs of its
+ * agent the database is unlocked, yet the supervisor is about to start the agent again on it.
+ */
+export function liveSupervisorPid(dbPath: string): number | undefined {
+  if (dbPath === ':memory:') return undefined;
+  const pid = readSupervisorState(supervisorStateFile(dbPath))?.supervisorPid;
+  return pid !== undefined && pid !== process.pid && isAlive(pid) ? pid : undefined;
 }
 
 /** Written to a temporary file and renamed over the old one, so a reader never sees half a file; mode 0600. */
