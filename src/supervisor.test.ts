@@ -2,6 +2,8 @@
  * The supervisor's decisions under a controlled clock, with fake children: the backoff sequence and its cap,
  * the reset after a healthy run, giving up, stalls, leaks, and the exits that are not crashes.
  */
+import { FakeDiscord } from '../test/fakes/discord-api.js';
+import { FakeTelegram } from '../test/fakes/telegram-api.js';
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { RestartInfo } from './heartbeat.js';
@@ -347,6 +349,24 @@ describe('DirectAlerts (the supervisor notifier)', () => {
     const telegramOnly = new DirectAlerts({ ...env, DISCORD_BOT_TOKEN: undefined, TELEGRAM_CHAT_ID: '42' }, '[PAPER]', log, { fetch: fetchStub });
     expect(telegramOnly.channels).toEqual(['telegram']);
     expect(new DirectAlerts({ ...env, TELEGRAM_CHAT_ID: undefined, DISCORD_CHANNEL_ID: undefined }, '[SIM]', log, { fetch: fetchStub }).channels).toEqual([]);
+  });
+
+  it('reaches the fake Telegram Bot API and the fake Discord REST API over real HTTP', async () => {
+    const telegram = new FakeTelegram();
+    const discord = new FakeDiscord();
+    await telegram.start();
+    await discord.start();
+    try {
+      const real = { ...env, TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot, TELEGRAM_CHAT_ID: '42', DISCORD_BOT_TOKEN: discord.token, DISCORD_API_BASE: discord.apiBase, DISCORD_CHANNEL_ID: discord.channelId };
+      const { log, warnings } = logs();
+      await new DirectAlerts(real, '[LIVE]', log).send('Agent crashed (exit code 1: Error: boom). Restarting in 5 s (restart 1).');
+      expect(warnings).toEqual([]);
+      expect(telegram.messages(42).map((m) => m.text)).toEqual(['[LIVE] Agent crashed (exit code 1: Error: boom). Restarting in 5 s (restart 1).']);
+      expect(discord.channelMessages().map((m) => m.content)).toEqual(['[LIVE] Agent crashed (exit code 1: Error: boom). Restarting in 5 s (restart 1).']);
+    } finally {
+      await telegram.stop();
+      await discord.stop();
+    }
   });
 
   it('logs refusals, network errors and timeouts, never throws, and never logs the token', async () => {
