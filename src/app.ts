@@ -11,15 +11,15 @@ import { buildCommands } from '../bot/commands.js';
 import { CommandCore } from '../bot/dispatch.js';
 import { OutboxNotifier, quietHours } from '../bot/notifier.js';
 import type { EngineApi } from '../engine/api.js';
-import { GrammyError } from 'grammy';
 import { RoleDirectory } from '../bot/auth.js';
-import { TelegramConflictError, TelegramTransport } from '../bot/telegram.js';
-import { DiscordAuthError, DiscordTransport } from '../bot/discord.js';
+// Chat services, Alpaca and the ONNX runtime are imported only when configured (about 90 MB the default sim
+// agent does not need): see startTelegram, startDiscord, assemble and openModelSet.
+import type { TelegramTransport } from '../bot/telegram.js';
+import type { DiscordTransport } from '../bot/discord.js';
+import type { HotModelSource } from '../engine/ensemble/source.js';
 import { ConfigError, type Config, type ResolvedMode, type TransportEnv } from './config.js';
 import { acquireInstanceLock } from './instance-lock.js';
-import { createAlpacaMarket } from './alpaca-market.js';
 import type { MarketContext, RunningMarket } from './market.js';
-import { HotModelSource } from '../engine/ensemble/source.js';
 import { createSimMarket } from './sim-market.js';
 import type { RestartInfo } from './heartbeat.js';
 import { OperatorReports } from './operator-reports.js';
@@ -121,7 +121,7 @@ async function assemble(
   parts.models = models;
   const context: MarketContext = { config, mode, journal, state, notifier, log, env: io.env ?? process.env, ...(models ? { models } : {}) };
 
-  const market = mode === 'sim' ? createSimMarket(context) : await createAlpacaMarket(context);
+  const market = mode === 'sim' ? createSimMarket(context) : await (await import('./alpaca-market.js')).createAlpacaMarket(context);
   parts.market = market;
   const { engine } = market;
 
@@ -243,6 +243,7 @@ async function startHealthHttp(config: Config, monitor: HealthMonitor, metrics: 
  * critical alert and the running set stays.
  */
 async function openModelSet(modelsDir: string, notifier: OutboxNotifier): Promise<HotModelSource> {
+  const { HotModelSource } = await import('../engine/ensemble/source.js');
   const source = new HotModelSource(modelsDir, {
     loaded: (set, first) => {
       if (!first) notifier.notify('state', `Model set reloaded: ${set.manifest.models.length} models deployed ${set.manifest.createdAt}.`);
@@ -269,6 +270,8 @@ function saveChart(dbPath: string, image: NotificationImage): string {
  * outbox), but a rejected token or a second poller on the same token stops start-up with a clear message.
  */
 async function startTelegram(env: TransportEnv, core: CommandCore, notifier: OutboxNotifier, tag: string, log: Logger): Promise<TelegramTransport> {
+  const { TelegramConflictError, TelegramTransport } = await import('../bot/telegram.js');
+  const { GrammyError } = await import('grammy');
   const telegram = new TelegramTransport(core, notifier, {
     token: env.TELEGRAM_BOT_TOKEN!,
     apiRoot: env.TELEGRAM_API_ROOT,
@@ -327,6 +330,7 @@ async function retryInBackground(transport: Restartable, notifier: OutboxNotifie
  * in the outbox and it keeps trying to connect in the background), but a rejected token stops start-up.
  */
 async function startDiscord(env: TransportEnv, core: CommandCore, notifier: OutboxNotifier, tag: string, log: Logger): Promise<DiscordTransport> {
+  const { DiscordAuthError, DiscordTransport } = await import('../bot/discord.js');
   const discord = new DiscordTransport(core, notifier, {
     token: env.DISCORD_BOT_TOKEN!,
     apiBase: env.DISCORD_API_BASE,

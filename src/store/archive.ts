@@ -7,8 +7,8 @@
  *
  * The market timestamp `ts` is never used for age: sim replays years-old bars today.
  */
-import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
-import { parquetWriteFile, type ColumnSource } from 'hyparquet-writer';
+// The Parquet libraries are loaded when an archive is written or read (nightly), not with the agent.
+import type { ColumnSource } from 'hyparquet-writer';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileTimestamp, fsyncPath } from './backup.js';
@@ -56,7 +56,7 @@ export interface ArchiveOptions {
    */
   readonly rowsPerFile?: number;
   /** how a file is written; the default is hyparquet-writer's parquetWriteFile. A seam for failure tests. */
-  readonly writeParquet?: (file: string, columnData: ColumnSource[]) => void;
+  readonly writeParquet?: (file: string, columnData: ColumnSource[]) => void | Promise<void>;
 }
 
 export interface ArchiveFile {
@@ -89,7 +89,9 @@ export async function archiveDecisions(options: ArchiveOptions): Promise<Archive
   const { db, archiveAfterDays, now } = options;
   if (!Number.isInteger(archiveAfterDays) || archiveAfterDays < 1) throw new Error(`archiveAfterDays must be a whole number ≥ 1, got ${archiveAfterDays}`);
   const rowsPerFile = options.rowsPerFile ?? 10_000;
-  const write = options.writeParquet ?? ((filename, columnData) => parquetWriteFile({ filename, columnData, createdBy: 'confidence-engine retention' }));
+  const write =
+    options.writeParquet ??
+    (async (filename, columnData) => (await import('hyparquet-writer')).parquetWriteFile({ filename, columnData, createdBy: 'confidence-engine retention' }));
   const cutoff = now - archiveAfterDays * DAY_MS;
   const modes = ARCHIVED_MODES.map((m) => `'${m}'`).join(', ');
   const select = db.prepare(`SELECT ${COLUMNS.join(', ')} FROM decisions
@@ -133,7 +135,7 @@ async function writeVerified(dbPath: string, rows: readonly DecisionRow[], write
   const partial = `${final}.partial`;
   try {
     closeSync(openSync(partial, 'wx', 0o600)); // the writer keeps the mode of an existing file: 0600, not the umask's
-    write(partial, toColumns(rows));
+    await write(partial, toColumns(rows));
     chmodSync(partial, 0o600);
     await yieldToEventLoop();
     const back = await readArchive(partial);
@@ -185,6 +187,7 @@ function toColumns(rows: readonly DecisionRow[]): ColumnSource[] {
 
 /** Read an archive file back into decisions rows (INT64 columns as numbers, missing values as null). */
 export async function readArchive(file: string): Promise<DecisionRow[]> {
+  const { asyncBufferFromFile, parquetReadObjects } = await import('hyparquet');
   const objects = await parquetReadObjects({ file: await asyncBufferFromFile(file) });
   const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number));
   const opt = (v: unknown): string | null => (v === undefined || v === null ? null : (v as string));
