@@ -103,6 +103,15 @@ describe('loadConfig', () => {
     expect(config.store.path).toBe('/tmp/x.db');
   });
 
+  it('CE_HTTP_PORT overrides http.port (0 = off) and is validated', () => {
+    expect(loadConfig({}).config.http).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(loadConfig({ CE_HTTP_PORT: '0' }).config.http.port).toBe(0);
+    expect(loadConfig({ CE_HTTP_PORT: '9100' }).config.http.port).toBe(9100);
+    for (const bad of ['abc', '70000', '-1', '80.5']) {
+      expect(configError({ CE_HTTP_PORT: bad }).message).toMatch(new RegExp(`^Bad config in environment variable CE_HTTP_PORT: http\\.port = "${bad.replace('.', '\\.')}": must be a (port number from 0 \\(off\\) to 65535|whole port number)$`));
+    }
+  });
+
   it('LOG_LEVEL overrides log.level and is validated', () => {
     expect(loadConfig({ LOG_LEVEL: 'trace' }).config.log.level).toBe('trace');
     expect(loadConfig({ LOG_LEVEL: '' }).config.log.level).toBe('info');

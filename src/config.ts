@@ -167,7 +167,7 @@ export const configSchema = z.strictObject({
   }),
   http: z.strictObject({
     host: z.string().min(1),
-    port: z.coerce.number().int('must be a whole port number').min(0).max(65_535),
+    port: z.coerce.number({ error: 'must be a port number from 0 (off) to 65535' }).int('must be a whole port number').min(0, 'must be a port number from 0 (off) to 65535').max(65_535, 'must be a port number from 0 (off) to 65535'),
   }),
   commands: z.strictObject({ confirmTtlSeconds: z.number().int().min(5).max(3_600) }),
   reports: z.strictObject({

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readSupervisorState, type SupervisorState } from '../src/supervisor-state.js';
 import { AgentProcess } from './agent-process.js';
+import { until } from './harness.js';
 import { FakeTelegram } from './fakes/telegram-api.js';
 
 const CHAT = 4242;
@@ -39,16 +40,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** Starts `src/main.ts start` (the supervisor) with fast bars, fast heartbeats and a short backoff. */
 function startSupervised(extraEnv: Record<string, string> = {}, stallSeconds = 2, maxLoopLagMs = 5000) {
   const dir = mkdtempSync(join(tmpdir(), 'ce-supervisor-'));
@@ -73,7 +64,7 @@ function startSupervised(extraEnv: Record<string, string> = {}, stallSeconds = 2
     until(() => {
       const pid = state()?.childPid;
       return pid && pid !== not ? pid : undefined;
-    }, not ? 'a new agent pid in supervisor.json' : 'the agent pid in supervisor.json');
+    }, not ? 'a new agent pid in supervisor.json' : 'the agent pid in supervisor.json', 20_000);
   return { supervisor, dir, stateFile, state, childPid };
 }
 
