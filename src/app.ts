@@ -147,7 +147,7 @@ async function assemble(
   const reports = new OperatorReports({ db, engine, config, mode, health: () => `${healthSummary()}; ${notifier.describe()}`, env: io.env ?? process.env, log });
   const commands = buildCommands({ recentAudit: (n) => audit.recent(n), health, healthSummary, reports });
   commandNames = new Set(commands.map((c) => c.name));
-  metrics.bind({ engine, queues: () => notifier.channelStates(), breakers: () => market.breakers() });
+  metrics.bind({ engine, queues: () => notifier.channelStates(), breakers: () => market.breakers(), restarts: io.restart?.count ?? 0 });
   const core = new CommandCore(engine, commands, metrics.watchAudit(audit), notifier, { confirmTtlMs: config.commands.confirmTtlSeconds * 1000 });
   const chat = new ConsoleTransport(core, tag, io.input, io.output, (image) => saveChart(config.store.path, image));
   notifier.addChannel(chat);

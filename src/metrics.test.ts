@@ -16,6 +16,7 @@ function setup() {
     engine: engineWithStatus(() => statusView({ risk: { state: 'REDUCING', since: 0, by: 'op', reason: 'paused' } })),
     queues: () => [{ channel: 'telegram', queued: 3 }],
     breakers: () => [{ group: 'alpaca trading', state: 'open' }],
+    restarts: 4,
   });
   return { db, metrics, journal };
 }
@@ -65,6 +66,7 @@ describe('AgentMetrics', () => {
     expect(v('ce_risk_state', { state: 'ACTIVE' })).toBe(0);
     expect(v('ce_notifier_queue_depth', { channel: 'telegram' })).toBe(3);
     expect(v('ce_circuit_breaker_state', { breaker: 'alpaca trading' })).toBe(2);
+    expect(v('ce_supervisor_restarts')).toBe(4);
     expect(v('process_resident_memory_bytes')).toBeGreaterThan(1e6);
     expect(families.some((f) => f.name.startsWith('nodejs_eventloop_lag'))).toBe(true);
     // the journal still wrote everything

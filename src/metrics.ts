@@ -17,6 +17,8 @@ export interface MetricSources {
   readonly queues: () => ReadonlyArray<{ readonly channel: string; readonly queued: number }>;
   /** the market's circuit breakers (none in sim) */
   readonly breakers: () => ReadonlyArray<{ readonly group: string; readonly state: BreakerState }>;
+  /** restarts after a crash so far, as the supervisor counts them (0 when it started this agent first, or none runs) */
+  readonly restarts: number;
 }
 
 const BREAKER_LEVEL: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -107,6 +109,15 @@ export class AgentMetrics {
       registers: [this.registry],
       collect() {
         for (const q of sources()?.queues() ?? []) this.set({ channel: q.channel }, q.queued);
+      },
+    });
+    new Gauge({
+      name: 'ce_supervisor_restarts',
+      help: 'Restarts of the agent after a crash, stall or leak, as counted by the supervisor (persisted across its runs)',
+      registers: [this.registry],
+      collect() {
+        const s = sources();
+        if (s) this.set(s.restarts);
       },
     });
     new Gauge({
