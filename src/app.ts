@@ -17,7 +17,7 @@ import { RoleDirectory } from '../bot/auth.js';
 import type { TelegramTransport } from '../bot/telegram.js';
 import type { DiscordTransport } from '../bot/discord.js';
 import type { HotModelSource } from '../engine/ensemble/source.js';
-import { ConfigError, type Config, type ResolvedMode, type TransportEnv } from './config.js';
+import { ConfigError, modeTag, type Config, type ResolvedMode, type TransportEnv } from './config.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import type { MarketContext, RunningMarket } from './market.js';
 import { createSimMarket } from './sim-market.js';
@@ -41,10 +41,6 @@ export interface RunningAgent {
   readonly notifier: OutboxNotifier;
   /** resolves with the reason if the market loop stopped on an error: the agent still answers, but trades no more */
   readonly marketFailed: Promise<string>;
-}
-
-export function modeTag(mode: string): string {
-  return `[${mode.toUpperCase()}]`;
 }
 
 export interface AgentIo {

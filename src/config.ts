@@ -256,6 +256,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
 
 export type ResolvedMode = 'sim' | 'paper' | 'live';
 
+/** "[SIM]", "[PAPER]" or "[LIVE]": every message to the operator starts with it (the supervisor's alerts too). */
+export function modeTag(mode: string): string {
+  return `[${mode.toUpperCase()}]`;
+}
+
 /**
  * `auto` means sim without Alpaca keys and paper with them. Live needs `mode: live` in config AND CE_LIVE=yes,
  * so that a stray environment variable alone can never put real money at risk.

@@ -9,7 +9,7 @@ import { calibrationCsv } from '../reports/forecast.js';
 import type { RunningAgent } from './app.js';
 import { BacktestError, formatResultsTable, runBacktest } from './backtest.js';
 import { CliError, parseBacktestArgs } from './cli.js';
-import { ConfigError, loadConfig, loadTransportEnv, resolveMode } from './config.js';
+import { ConfigError, loadConfig, loadTransportEnv, modeTag, resolveMode } from './config.js';
 import { ipcSender, readRestartInfo, startHeartbeat, startStallTestHook } from './heartbeat.js';
 import { InstanceLockedError } from './instance-lock.js';
 import { createLogger } from './logger.js';
@@ -31,8 +31,7 @@ async function main(argv: readonly string[]): Promise<number> {
         } catch {
           mode = config.mode;
         }
-        // The tag the agent's messages carry (modeTag in app.ts, not imported: the supervisor stays small).
-        return runSupervisor(config, `[${mode.toUpperCase()}]`, transports, log);
+        return runSupervisor(config, modeTag(mode), transports, log);
       }
       const mode = resolveMode(config);
       startStallTestHook();

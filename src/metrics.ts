@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditEntry, AuditLog } from '../bot/registry.js';
-import type { EngineApi } from '../engine/api.js';
+import type { EngineApi, StatusView } from '../engine/api.js';
 import type { Journal } from '../engine/ports.js';
 import type { BreakerState } from '../engine/broker/circuit-breaker.js';
 
@@ -60,14 +60,14 @@ export class AgentMetrics {
   private readonly denials = new Counter({ name: 'ce_risk_denials_total', help: 'Order intents the risk gate denied, by reason', labelNames: ['reason'], registers: [this.registry] });
   private readonly commands = new Counter({ name: 'ce_commands_total', help: 'Operator commands, by name and outcome (each command is counted at every audited step)', labelNames: ['command', 'outcome'], registers: [this.registry] });
   private sources: MetricSources | undefined;
+  /** the engine's status for the scrape in progress: read once, shared by every gauge (metrics() resets it) */
+  private scraped: StatusView | undefined;
 
   /** `isCommand` tells real command names from whatever an unauthorized sender typed (never a label). */
   constructor(private readonly isCommand: (name: string) => boolean) {
     collectDefaultMetrics({ register: this.registry });
-    const status = () => this.sources?.engine.status();
-    let snapshot: ReturnType<EngineApi['status']> | undefined;
-    // One status() per scrape: the first gauge collected takes the snapshot, the last one clears it.
-    const gauges: Array<[string, string, (s: NonNullable<typeof snapshot>) => number]> = [
+    const status = () => (this.scraped ??= this.sources?.engine.status());
+    const gauges: Array<[string, string, (s: StatusView) => number]> = [
       ['ce_equity_usd', 'Equity: cash plus positions at the last price, USD', (s) => s.equity],
       ['ce_cash_usd', 'Cash, USD', (s) => s.cash],
       ['ce_exposure_ratio', 'Value of all positions as a fraction of equity', (s) => s.riskUsage.exposure],
@@ -79,15 +79,14 @@ export class AgentMetrics {
       ['ce_inbox_depth', 'Events waiting in the engine inbox', (s) => s.health.inboxDepth],
       ['ce_last_bar_age_seconds', 'Wall-clock seconds since the last bar was processed (-1 before the first)', (s) => (s.health.lastBarWallTime === undefined ? -1 : (Date.now() - s.health.lastBarWallTime) / 1000)],
     ];
-    for (const [i, [name, help, read]] of gauges.entries()) {
+    for (const [name, help, read] of gauges) {
       new Gauge({
         name,
         help,
         registers: [this.registry],
         collect() {
-          if (i === 0 || !snapshot) snapshot = status();
-          if (snapshot) this.set(read(snapshot));
-          if (i === gauges.length - 1) snapshot = undefined;
+          const s = status();
+          if (s) this.set(read(s));
         },
       });
     }
@@ -98,7 +97,7 @@ export class AgentMetrics {
       labelNames: ['state'],
       registers: [this.registry],
       collect() {
-        const current = sources()?.engine.status().risk.state;
+        const current = status()?.risk.state;
         if (current) for (const state of RISK_STATES) this.set({ state }, state === current ? 1 : 0);
       },
     });
@@ -137,6 +136,7 @@ export class AgentMetrics {
   }
 
   metrics(): Promise<string> {
+    this.scraped = undefined;
     return this.registry.metrics();
   }
 
