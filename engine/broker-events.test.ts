@@ -75,7 +75,7 @@ async function setup() {
   await engine.start();
   await engine.handleBars({ ts: 0, bars: new Map([['BTC/USD', { ts: 0, open: 100, high: 100, low: 100, close: 100, volume: 1 }]]) });
   const [order] = await venue.openOrders();
-  return { engine, venue, notes, order: order!, db };
+  return { engine, venue, notes, order: order!, db, journal };
 }
 
 const fill = (clientOrderId: string, qty: number, price: number) => ({ clientOrderId, symbol: 'BTC/USD', side: 'buy' as const, qty, price, fee: 0, ts: 1 });
@@ -119,6 +119,21 @@ describe('engine with a streaming venue', () => {
     await engine.drain();
     expect(engine.status().positions[0]?.qty).toBe(50);
     expect(engine.status().cash).toBe(5_000);
+  });
+
+  it('a fill, its positions and its order status are journaled together or not at all, and the operator is told', async () => {
+    const { engine, venue, order, db, journal, notes } = await setup();
+    const recordOrder = journal.recordOrder.bind(journal);
+    // The disk fails on the order's final status, after the fill row was written in the same transaction.
+    journal.recordOrder = (o) => (o.status === 'filled' ? (() => { throw new Error('disk I/O error'); })() : recordOrder(o));
+    venue.emit({ type: 'fill', fill: fill(order.clientOrderId, 50, 100), complete: true, executionId: 'x1' });
+    await engine.drain();
+    const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    expect(count('fills')).toBe(0);
+    expect(count('positions')).toBe(0);
+    expect((db.prepare('SELECT status FROM orders WHERE client_order_id = ?').get(order.clientOrderId) as { status: string }).status).toBe('accepted');
+    expect(notes).toContain(`Broker fill for ${order.clientOrderId} could not be journaled (disk I/O error). The book in memory has it; the journal will after a restart.`);
+    expect(engine.status().positions[0]?.qty).toBe(50);
   });
 
   it('reconciliation takes the broker book and reports each difference', async () => {

@@ -96,7 +96,16 @@ export class Engine implements EngineApi {
       if (order.filledQty !== undefined) this.adopted.set(order.clientOrderId, order.filledQty);
     }
     // Events a venue reports on its own (fills from a stream) join the same serial inbox as everything else.
-    broker.subscribe?.((event) => void this.inbox.run(() => this.applyBrokerEvent(event)));
+    broker.subscribe?.((event) => {
+      this.inbox.run(() => this.applyBrokerEvent(event)).catch((error: unknown) => {
+        // Nothing of the event was journaled (one transaction), though the in-memory book has it; a restart
+        // adopts the broker's book, so the operator is told rather than the process crashing on the rejection.
+        const why = error instanceof Error ? error.message : String(error);
+        const id = event.type === 'fill' ? event.fill.clientOrderId : event.clientOrderId;
+        this.deps.log('error', 'broker event not journaled', { event, error: why });
+        this.deps.notifier.notify('critical', `Broker ${event.type} for ${id} could not be journaled (${why}). The book in memory has it; the journal will after a restart.`);
+      });
+    });
     // Orders the journal left unsettled (a crash while they were in flight): say what became of each.
     const inFlight: string[] = [];
     for (const order of journal.openOrders()) {
@@ -593,6 +602,7 @@ export class Engine implements EngineApi {
     // Already inside a book taken from the broker: the order's state still moves on, the ledger does not.
     const alreadyBooked = event.type === 'fill' && event.cumulativeQty !== undefined && event.cumulativeQty <= (this.adopted.get(id) ?? -1) + QTY_EPSILON;
     if (!partial) this.adopted.delete(id);
+    let booked: { fill: Fill; pnl: number } | undefined;
     if (event.type === 'fill' && !alreadyBooked) {
       const { fill } = event;
       this.fillsSinceSync ??= { equityBefore: this.equity(), closed: new Set() };
@@ -602,8 +612,27 @@ export class Engine implements EngineApi {
         if (this.portfolio.positions().every((p) => p.qty <= QTY_EPSILON)) this.fillsSinceSync.flatEquity = this.portfolio.cash;
       }
       this.lastFill.set(id, fill);
-      journal.recordFill(fill, pnl);
-      journal.recordPositions(this.portfolio.positions(), fill.ts);
+      booked = { fill, pnl };
+    }
+    const final: OrderState | undefined =
+      !order || partial
+        ? undefined
+        : event.type === 'fill'
+          ? { ...order, status: 'filled' }
+          : event.type === 'canceled'
+            ? { ...order, status: 'canceled' }
+            : { ...order, status: 'rejected', rejectReason: event.reason };
+    // The fill, the positions it leaves and the order's final status commit together: a crash between them would
+    // leave a booked fill on an order the journal still calls open.
+    journal.atomically(() => {
+      if (booked) {
+        journal.recordFill(booked.fill, booked.pnl);
+        journal.recordPositions(this.portfolio.positions(), booked.fill.ts);
+      }
+      if (final) journal.recordOrder(final);
+    });
+    if (booked) {
+      const { fill, pnl } = booked;
       const value = fill.qty * fill.price;
       notifier.notify(
         'trade',
@@ -611,10 +640,7 @@ export class Engine implements EngineApi {
           (fill.side === 'sell' ? `, realized P&L ${formatUsd(pnl)} (${formatPct(pnl / Math.max(value - pnl, 1e-9))})` : ''),
       );
     }
-    if (!order || partial) return;
-    const final: OrderState =
-      event.type === 'fill' ? { ...order, status: 'filled' } : event.type === 'canceled' ? { ...order, status: 'canceled' } : { ...order, status: 'rejected', rejectReason: event.reason };
-    journal.recordOrder(final);
+    if (!order || !final) return;
     if (event.type === 'rejected') {
       this.riskEvent({ ts: this.deps.clock.now(), kind: 'order-rejected', symbol: order.symbol, reason: event.reason });
     }
