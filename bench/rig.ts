@@ -144,6 +144,8 @@ export async function buildRig(o: RigOptions): Promise<Rig> {
     profile: 'full',
     startingEquity: o.config.sim.equity,
     venue: o.venue,
+    // What sim-market.ts does: the venue saves its state as it changes, the cursor after every bar.
+    ...(sim ? { saveVenue: (venue: SimVenueState) => state.set('sim.venue', venue, 'engine') } : {}),
     marketDescription: feed.description,
     journal,
     state,
@@ -174,13 +176,7 @@ export async function buildRig(o: RigOptions): Promise<Rig> {
         barsPerSecond,
         ...(signal ? { signal } : {}),
         afterBatch: (batch) => {
-          // What sim-market.ts does after every bar: venue and cursor saved together.
-          if (sim) {
-            journal.atomically(() => {
-              state.set('sim.cursor', feed.cursor, 'engine');
-              state.set('sim.venue', broker.saveState(), 'engine');
-            });
-          }
+          if (sim) state.set('sim.cursor', feed.cursor, 'engine');
           afterBatch?.(batch);
         },
       }),

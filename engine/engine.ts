@@ -425,7 +425,10 @@ export class Engine implements EngineApi {
     journal.recordBars(batch);
     // The venue first: orders placed on the previous bar fill at this bar's open.
     const equityBefore = this.equity();
-    for (const event of this.deps.broker.onMarketData(batch)) this.applyBrokerEvent(event);
+    // One transaction: a venue that saves its state as it trades (the sim) commits it with the fills it booked.
+    journal.atomically(() => {
+      for (const event of this.deps.broker.onMarketData(batch)) this.applyBrokerEvent(event);
+    });
     this.absorbPrices(batch);
     this.syncProtections(batch.ts);
     this.rollDay(batch.ts, equityBefore);

@@ -95,8 +95,13 @@ export function buildEngine(o: EngineOptions, broker: Broker): Engine {
   });
 }
 
-/** The engine on the simulated venue: a saved venue to continue from, or a fresh account of `startingEquity`. */
-export function buildSimEngine(o: EngineOptions & { readonly venue: SimVenueState | undefined }): { engine: Engine; broker: SimBroker } {
-  const broker = o.venue ? new SimBroker(o.config.broker, o.venue) : SimBroker.fresh(o.config.broker, o.startingEquity);
+/**
+ * The engine on the simulated venue: a saved venue to continue from, or a fresh account of `startingEquity`.
+ * `saveVenue` receives the venue's state after every change (the sim persists it; a backtest need not).
+ */
+export function buildSimEngine(
+  o: EngineOptions & { readonly venue: SimVenueState | undefined; readonly saveVenue?: (state: SimVenueState) => void },
+): { engine: Engine; broker: SimBroker } {
+  const broker = o.venue ? new SimBroker(o.config.broker, o.venue, o.saveVenue) : SimBroker.fresh(o.config.broker, o.startingEquity, o.saveVenue);
   return { engine: buildEngine(o, broker), broker };
 }

@@ -1,6 +1,7 @@
 /**
- * Sim: the embedded (or a CSV) market replayed at `sim.barsPerSecond` on the simulated broker. The venue's
- * account and the market cursor are saved after every bar, so a restart continues exactly where it stopped.
+ * Sim: the embedded (or a CSV) market replayed at `sim.barsPerSecond` on the simulated broker. The venue saves its
+ * state whenever it changes (its fills in the transaction that books them), and the market cursor is saved after
+ * every bar: a restart replays at most the bar it died in, which the venue does not trade twice.
  * Every batch, warm-up history included, passes the data-quality gate first: only its good bars reach the
  * engine; flagged bars are stored and alerted (see QualityAlerts).
  */
@@ -31,7 +32,7 @@ export function createSimMarket({ config, mode, journal, state, notifier, log, m
   feed.seek(state.get<number>(CURSOR_KEY) ?? config.sim.historyBars);
   const startingEquity = state.get<number>(START_EQUITY_KEY) ?? config.sim.equity;
   state.set(START_EQUITY_KEY, startingEquity, 'system');
-  const { engine, broker } = buildSimEngine({
+  const { engine } = buildSimEngine({
     config,
     mode,
     symbols: config.universe,
@@ -39,6 +40,7 @@ export function createSimMarket({ config, mode, journal, state, notifier, log, m
     profile: config.risk.profile,
     startingEquity,
     venue: state.get<SimVenueState>(VENUE_KEY),
+    saveVenue: (venue) => state.set(VENUE_KEY, venue, 'engine'),
     marketDescription: feed.description,
     journal,
     state,
@@ -82,12 +84,7 @@ export function createSimMarket({ config, mode, journal, state, notifier, log, m
       running = runFeed(feed, handle, {
         barsPerSecond: config.sim.barsPerSecond,
         signal: abort.signal,
-        // Venue and cursor move together, so a restart resumes at a consistent point.
-        afterBatch: () =>
-          journal.atomically(() => {
-            state.set(CURSOR_KEY, feed.cursor, 'engine');
-            state.set(VENUE_KEY, broker.saveState(), 'engine');
-          }),
+        afterBatch: () => state.set(CURSOR_KEY, feed.cursor, 'engine'),
       }).then(
         (how) => {
           feeding = false;

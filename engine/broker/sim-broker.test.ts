@@ -165,12 +165,12 @@ describe('SimBroker', () => {
     expect(account.positions[0]!.qty).toBeCloseTo(bought!.qty, 12);
   });
 
-  it('rejects a duplicate client_order_id, whether the first is still open or already final', async () => {
+  it('a duplicate client_order_id returns the order the venue has, open or final, and places nothing', async () => {
     const broker = SimBroker.fresh(CONFIG, 10_000);
-    expect((await broker.submit(buy('dup', 'BTC/USD', 1_000))).status).toBe('accepted');
-    const second = await broker.submit(buy('dup', 'BTC/USD', 1_000));
-    expect(second.status).toBe('rejected');
-    expect(second.rejectReason).toContain('duplicate');
+    const first = await broker.submit(buy('dup', 'BTC/USD', 1_000));
+    expect(first.status).toBe('accepted');
+    const second = await broker.submit(buy('dup', 'BTC/USD', 2_000));
+    expect(second).toEqual(first);
     expect(await broker.openOrders()).toHaveLength(1);
 
     const events = broker.onMarketData(batch(T0, { 'BTC/USD': 40_000 }));
@@ -179,9 +179,31 @@ describe('SimBroker', () => {
     expect((await broker.findByClientId('dup'))?.status).toBe('filled');
 
     const third = await broker.submit(buy('dup', 'BTC/USD', 1_000));
-    expect(third.status).toBe('rejected');
+    expect(third.status).toBe('filled');
+    expect(third.notional).toBe(1_000);
     expect(await broker.openOrders()).toHaveLength(0);
     expect(broker.onMarketData(batch(T0 + HOUR, { 'BTC/USD': 40_000 }))).toEqual([]);
+  });
+
+  it('reports its state after every change, and does not trade a bar it has already traded', async () => {
+    const saved: SimVenueState[] = [];
+    const broker = SimBroker.fresh(CONFIG, 10_000, (state) => saved.push(JSON.parse(JSON.stringify(state)) as SimVenueState));
+    await broker.submit(buy('b1', 'BTC/USD', 1_000));
+    expect(saved.at(-1)!.open.map((o) => o.clientOrderId)).toEqual(['b1']);
+    await broker.submit(buy('b2', 'ETH/USD', 1_000));
+    await broker.cancel('b2');
+    expect(saved.at(-1)!.recent.map((o) => [o.clientOrderId, o.status])).toEqual([['b2', 'canceled']]);
+    const bar = batch(T0, { 'BTC/USD': 40_000 });
+    expect(fillsOf(broker.onMarketData(bar))).toHaveLength(1);
+    expect(saved).toHaveLength(4);
+    expect(saved.at(-1)!.lastTs).toBe(T0);
+
+    // A restart from the last saved state replays that bar: nothing fills again, the account is unchanged.
+    const restored = new SimBroker(CONFIG, saved.at(-1)!);
+    await restored.submit(buy('b3', 'SOL/USD', 500)); // placed on the replayed bar: fills on the next one
+    expect(restored.onMarketData(bar)).toEqual([]);
+    expect((await restored.account()).positions).toEqual((await broker.account()).positions);
+    expect(fillsOf(restored.onMarketData(batch(T0 + HOUR, { 'BTC/USD': 40_000, 'SOL/USD': 100 }))).map((f) => f.clientOrderId)).toEqual(['b3']);
   });
 
   it('cancel removes an open order so it never fills', async () => {
@@ -215,7 +237,7 @@ describe('SimBroker', () => {
     expect(await restored.openOrders()).toEqual(await broker.openOrders());
     expect((await restored.openOrders()).map((o) => o.clientOrderId)).toEqual(['s1', 'b3']);
     expect((await restored.findByClientId('b1'))?.status).toBe('filled');
-    expect((await restored.submit(buy('b1', 'BTC/USD', 100))).status).toBe('rejected');
+    expect((await restored.submit(buy('b1', 'BTC/USD', 100))).status).toBe('filled');
 
     // Both venues then behave identically on the same bar.
     const next = batch(T0 + HOUR, { 'BTC/USD': 40_500, 'ETH/USD': 2_100, 'SOL/USD': 100 });

@@ -2,6 +2,8 @@
  * The simulated venue used by backtest and sim. Market orders fill at the next bar's open of their symbol,
  * moved against the trader by the slippage, with a fee on each side. It keeps its own account (a Ledger),
  * like a real broker, and can save and restore it so a restarted sim continues with the same holdings.
+ * Like a real broker it is durable on its own: `onChange` receives the state after every change (the sim saves
+ * it in the transaction that journals the change), and a bar it has already traded is not traded again.
  */
 import { Ledger, QTY_EPSILON, type LedgerSnapshot } from '../ledger.js';
 import { floorToIncrement, USD_EPSILON } from '../money.js';
@@ -20,6 +22,8 @@ export interface SimVenueState {
   readonly open: OrderState[];
   /** final orders kept for look-ups by client id (bounded) */
   readonly recent: OrderState[];
+  /** the last bar the venue traded on; absent in states saved before it was kept */
+  readonly lastTs?: number;
 }
 
 const RECENT_LIMIT = 500;
@@ -29,27 +33,36 @@ export class SimBroker implements Broker {
   private readonly ledger: Ledger;
   private open: OrderState[];
   private recent: OrderState[];
+  private lastTs: number | undefined;
 
   constructor(
     private readonly config: SimBrokerConfig,
     initial: SimVenueState,
+    private readonly onChange: (state: SimVenueState) => void = () => undefined,
   ) {
     this.ledger = new Ledger(initial.account);
     this.open = [...initial.open];
     this.recent = [...initial.recent];
+    this.lastTs = initial.lastTs;
   }
 
-  static fresh(config: SimBrokerConfig, equity: number): SimBroker {
-    return new SimBroker(config, { account: { cash: equity, positions: [], realizedPnl: 0 }, open: [], recent: [] });
+  static fresh(config: SimBrokerConfig, equity: number, onChange?: (state: SimVenueState) => void): SimBroker {
+    return new SimBroker(config, { account: { cash: equity, positions: [], realizedPnl: 0 }, open: [], recent: [] }, onChange);
   }
 
+  /** A client_order_id the venue already has returns that order unchanged, as the Alpaca adapter does. */
   async submit(order: OrderRequest): Promise<OrderState> {
     const existing = this.lookup(order.clientOrderId);
-    if (existing) return this.finalize({ ...order, status: 'rejected', submittedAt: Date.now(), rejectReason: `duplicate client_order_id ${order.clientOrderId}` }, false);
+    if (existing) return existing;
     const state: OrderState = { ...order, status: 'accepted', submittedAt: Date.now() };
     const problem = this.validate(order);
-    if (problem) return this.finalize({ ...state, status: 'rejected', rejectReason: problem });
+    if (problem) {
+      const rejected = this.finalize({ ...state, status: 'rejected', rejectReason: problem });
+      this.changed();
+      return rejected;
+    }
     this.open.push(state);
+    this.changed();
     return state;
   }
 
@@ -65,7 +78,9 @@ export class SimBroker implements Broker {
     const order = this.open.find((o) => o.clientOrderId === clientOrderId);
     if (!order) return this.lookup(clientOrderId);
     this.open = this.open.filter((o) => o !== order);
-    return this.finalize({ ...order, status: 'canceled' });
+    const canceled = this.finalize({ ...order, status: 'canceled' });
+    this.changed();
+    return canceled;
   }
 
   async account(): Promise<BrokerAccount> {
@@ -73,6 +88,8 @@ export class SimBroker implements Broker {
   }
 
   onMarketData(batch: BarBatch): BrokerEvent[] {
+    // A bar replayed after a restart was traded already: its fills are in the account and the journal.
+    if (this.lastTs !== undefined && batch.ts <= this.lastTs) return [];
     const events: BrokerEvent[] = [];
     const stillOpen: OrderState[] = [];
     // Submission order: a rebalance's sells fill before its buys and fund them.
@@ -89,12 +106,18 @@ export class SimBroker implements Broker {
       events.push(this.fillAt(order, bar.open, batch.ts));
     }
     this.open = stillOpen;
+    this.lastTs = batch.ts;
+    this.changed();
     return events;
   }
 
   /** Everything a restart needs to continue as the same venue. */
   saveState(): SimVenueState {
-    return { account: this.ledger.snapshot(), open: [...this.open], recent: [...this.recent] };
+    return { account: this.ledger.snapshot(), open: [...this.open], recent: [...this.recent], ...(this.lastTs !== undefined ? { lastTs: this.lastTs } : {}) };
+  }
+
+  private changed(): void {
+    this.onChange(this.saveState());
   }
 
   private fillAt(order: OrderState, open: number, ts: number): BrokerEvent {
@@ -147,11 +170,9 @@ export class SimBroker implements Broker {
     return this.open.find((o) => o.clientOrderId === clientOrderId) ?? this.recent.find((o) => o.clientOrderId === clientOrderId);
   }
 
-  private finalize(order: OrderState, remember = true): OrderState {
-    if (remember) {
-      this.recent.push(order);
-      if (this.recent.length > RECENT_LIMIT) this.recent = this.recent.slice(-RECENT_LIMIT);
-    }
+  private finalize(order: OrderState): OrderState {
+    this.recent.push(order);
+    if (this.recent.length > RECENT_LIMIT) this.recent = this.recent.slice(-RECENT_LIMIT);
     return order;
   }
 }
