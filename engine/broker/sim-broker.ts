@@ -38,7 +38,7 @@ export class SimBroker implements Broker {
   constructor(
     private readonly config: SimBrokerConfig,
     initial: SimVenueState,
-    private readonly onChange: (state: SimVenueState) => void = () => undefined,
+    private readonly onChange?: (state: SimVenueState) => void,
   ) {
     this.ledger = new Ledger(initial.account);
     this.open = [...initial.open];
@@ -116,8 +116,9 @@ export class SimBroker implements Broker {
     return { account: this.ledger.snapshot(), open: [...this.open], recent: [...this.recent], ...(this.lastTs !== undefined ? { lastTs: this.lastTs } : {}) };
   }
 
+  /** Only a venue that persists pays for the snapshot (a backtest has no listener). */
   private changed(): void {
-    this.onChange(this.saveState());
+    this.onChange?.(this.saveState());
   }
 
   private fillAt(order: OrderState, open: number, ts: number): BrokerEvent {
