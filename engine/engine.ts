@@ -643,9 +643,9 @@ export class Engine implements EngineApi {
           (fill.side === 'sell' ? `, realized P&L ${formatUsd(pnl)} (${formatPct(pnl / Math.max(value - pnl, 1e-9))})` : ''),
       );
     }
-    if (!order || !final) return;
+    if (!final) return;
     if (event.type === 'rejected') {
-      this.riskEvent({ ts: this.deps.clock.now(), kind: 'order-rejected', symbol: order.symbol, reason: event.reason });
+      this.riskEvent({ ts: this.deps.clock.now(), kind: 'order-rejected', symbol: final.symbol, reason: event.reason });
     }
     for (const resolve of this.waiters.get(id) ?? []) resolve(final);
     this.waiters.delete(id);
