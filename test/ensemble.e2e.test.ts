@@ -20,25 +20,14 @@ import { deployTopTrials, rollback } from '../src/ensemble-deploy.js';
 import { openDatabase, type Db } from '../src/store/database.js';
 import { SqliteJournal, SqliteStateStore } from '../src/store/sqlite-journal.js';
 import { modelToJson } from '../src/train/model-json.js';
+import { mulberry32 } from '../engine/rng.js';
 
 const BASE = loadConfig({}).config;
 const SYMBOLS = ['BTC/USD', 'ETH/USD', 'SOL/USD'];
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A small random model over the first `inputs` feature keys (weights small, so probabilities stay near 0.5). */
 function randomModel(seed: number, inputs = 40, hidden = 8): MlpModel {
-  const r = rng(seed);
+  const r = mulberry32(seed).next;
   const fill = (n: number, scale: number) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
   return {
     featureKeys: FEATURE_KEYS.slice(0, inputs),

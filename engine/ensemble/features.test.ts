@@ -12,20 +12,14 @@ import {
   returnKeys,
   selectFeatures,
 } from './features.js';
+import { mulberry32 } from '../rng.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2021, 0, 1);
 
 /** A seeded random walk with wicks and volume. */
 function walk(n: number, seed: number, start = 100, from = T0): Bar[] {
-  let a = seed >>> 0;
-  const rnd = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = mulberry32(seed).next;
   const bars: Bar[] = [];
   let close = start;
   for (let i = 0; i < n; i++) {

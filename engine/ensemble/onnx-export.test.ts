@@ -3,20 +3,9 @@ import onnxProto from 'onnx-proto';
 import { forward, type Activation, type DenseLayer, type MlpModel } from './model.js';
 import { EXPORT_FORMAT, ONNX_IR_VERSION, ONNX_OPSET, exportEnsemble, exportModel, readMetadata } from './onnx-export.js';
 import { EnsembleRunner } from './onnx-runner.js';
+import { mulberry32 } from '../rng.js';
 
 const { onnx } = onnxProto;
-
-/** mulberry32: a small seeded generator, so failures reproduce */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
@@ -101,7 +90,7 @@ function decode(bytes: Uint8Array): Decoded {
 
 describe('exportModel', () => {
   it('runs in onnxruntime equal to forward within 1e-5, batched (random models, depths 1–2, relu and sigmoid)', async () => {
-    const r = rng(1);
+    const r = mulberry32(1).next;
     for (let trial = 0; trial < 6; trial++) {
       const keys = subset(r, GLOBAL_KEYS, 3);
       const model = randomModel(r, keys, 1 + (trial % 2));
@@ -119,7 +108,7 @@ describe('exportModel', () => {
   });
 
   it('handles a hidden layer without activation and a single-row batch', async () => {
-    const r = rng(2);
+    const r = mulberry32(2).next;
     const keys = ['a', 'b', 'c'];
     const model: MlpModel = { ...randomModel(r, keys, 0), layers: [layer(r, 3, 8, 'none'), layer(r, 8, 5, 'relu'), layer(r, 5, 1, 'sigmoid')] };
     const runner = await load(exportModel(model), 3, 1, 'probability');
@@ -129,7 +118,7 @@ describe('exportModel', () => {
   });
 
   it('writes IR 8 / opset 17, prefixed unique names, Sub → Div → Gemm(transB=1) → activation, and metadata', () => {
-    const r = rng(3);
+    const r = mulberry32(3).next;
     const model = randomModel(r, ['x', 'y', 'z'], 2);
     const m = decode(exportModel(model));
     expect(m.irVersion).toBe(ONNX_IR_VERSION);
@@ -158,7 +147,7 @@ describe('exportModel', () => {
   });
 
   it('rejects malformed models clearly', () => {
-    const r = rng(4);
+    const r = mulberry32(4).next;
     const good = randomModel(r, ['a', 'b'], 1);
     expect(() => exportModel({ ...good, mean: new Float32Array(3) })).toThrow(/mean has 3 entries, expected 2/);
     expect(() => exportModel({ ...good, std: Float32Array.of(1, 0) })).toThrow(/std is 0 for "b"/);
@@ -172,7 +161,7 @@ describe('exportModel', () => {
 
 describe('exportEnsemble', () => {
   it('merges 10 models over different key subsets into one graph equal to forward within 1e-5, batched', async () => {
-    const r = rng(5);
+    const r = mulberry32(5).next;
     const models = Array.from({ length: 10 }, (_, k) => randomModel(r, k === 0 ? GLOBAL_KEYS : subset(r, GLOBAL_KEYS, 2), 1 + (k % 2)));
     const bytes = exportEnsemble(models, GLOBAL_KEYS);
     const runner = await load(bytes, GLOBAL_KEYS.length, models.length);
@@ -204,7 +193,7 @@ describe('exportEnsemble', () => {
   });
 
   it('builds one graph: a Gather(axis=1) per subset model, unique m{k}_ names, one Concat to probabilities [batch, N]', () => {
-    const r = rng(6);
+    const r = mulberry32(6).next;
     const models = [randomModel(r, GLOBAL_KEYS, 1), randomModel(r, ['f03', 'f01'], 2), randomModel(r, ['f39'], 1)];
     const g = decode(exportEnsemble(models, GLOBAL_KEYS)).graph;
     expect(g.input).toHaveLength(1);
@@ -223,7 +212,7 @@ describe('exportEnsemble', () => {
   });
 
   it('rejects a model whose key is missing from globalKeys, and other bad input', () => {
-    const r = rng(7);
+    const r = mulberry32(7).next;
     const ok = randomModel(r, ['f00', 'f01'], 1);
     const bad = randomModel(r, ['f00', 'volume_zscore', 'f01', 'nope'], 1);
     expect(() => exportEnsemble([ok, bad], GLOBAL_KEYS)).toThrow(/model 1 uses feature key\(s\) missing from globalKeys: "volume_zscore", "nope"/);

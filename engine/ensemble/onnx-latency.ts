@@ -7,6 +7,7 @@
 import { forward, type DenseLayer, type MlpModel } from './model.js';
 import { exportEnsemble } from './onnx-export.js';
 import { EnsembleRunner } from './onnx-runner.js';
+import { mulberry32 } from '../rng.js';
 
 const [models = 10, inputs = 120, hidden = 32] = process.argv.slice(2).map(Number);
 const SINGLE_RUNS = 2_000;
@@ -14,17 +15,7 @@ const WARMUP = 200;
 const BATCH_ROWS = 1_000;
 const BATCH_RUNS = 100;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const r = rng(42);
+const r = mulberry32(42).next;
 const normal = (): number => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 const dense = (i: number, o: number, activation: DenseLayer['activation']): DenseLayer => ({
   inputs: i,

@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdaptiveVote } from './voting.js';
-
-/** mulberry32: seeded, so the constructed stream is the same every run */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../rng.js';
 
 describe('AdaptiveVote', () => {
   it('weighted mean and weighted median by hand, equal weights before any outcome', () => {
@@ -24,7 +13,7 @@ describe('AdaptiveVote', () => {
 
   it('moves weight toward the better model on a constructed stream, and the vote follows it', () => {
     const vote = new AdaptiveVote(['sharp', 'noisy'], { method: 'mean', window: 200, minActive: 2 });
-    const random = rng(7);
+    const random = mulberry32(7).next;
     for (let i = 0; i < 400; i++) {
       const happened = random() < 0.5;
       vote.record(0, happened ? 0.8 : 0.2, happened); // informative: Brier 0.04

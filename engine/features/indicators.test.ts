@@ -56,6 +56,7 @@ import {
 } from './indicators.js';
 import * as INDICATORS from './indicators.js';
 import { BarAggregator, FeatureSet, HigherTimeframeFeatureSet, type FeatureSnapshot } from './features.js';
+import { mulberry32 } from '../rng.js';
 
 const HOUR = 3_600_000;
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -64,20 +65,9 @@ const REAL_BARS = 4000;
 
 // ───────────────────────────── data ─────────────────────────────
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Gapless hourly random walk with consistent OHLC and positive volume. */
 function syntheticBars(n: number, seed = 42, start = 100): Bar[] {
-  const rnd = mulberry32(seed);
+  const rnd = mulberry32(seed).next;
   const bars: Bar[] = [];
   let price = start;
   const t0 = Date.UTC(2024, 0, 1);

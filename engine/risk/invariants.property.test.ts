@@ -23,6 +23,7 @@ import { SimBroker, type SimBrokerConfig } from '../broker/sim-broker.js';
 import { DAY_MS, HOUR_MS } from '../market/feed.js';
 import type { Bar, BarBatch, OrderRequest, OrderState, RiskStateName, Symbol } from '../types.js';
 import type { RiskLimits } from './limits.js';
+import { mulberry32 } from '../rng.js';
 
 const BASE: Config = loadConfig({}).config;
 const EQUITY = 10_000;
@@ -161,17 +162,6 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
 
 // ---- market ----
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 function gaussian(rand: () => number): number {
   const u = Math.max(rand(), 1e-12);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
@@ -183,7 +173,7 @@ function makeBar(ts: number, open: number, close: number): Bar {
 
 /** PRIME_DAYS of hourly bars with 0.15% hourly volatility, ending the hour before T0. */
 function primingHistory(symbols: readonly Symbol[], seed: number): BarBatch[] {
-  const rand = mulberry32(seed);
+  const rand = mulberry32(seed).next;
   const last = new Map(symbols.map((s) => [s, START_PRICE[s]!]));
   const batches: BarBatch[] = [];
   const hours = PRIME_DAYS * 24;

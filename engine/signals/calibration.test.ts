@@ -12,25 +12,14 @@ import {
   expectedCalibrationError,
   sigmoid,
 } from './calibration.js';
-
-/** mulberry32: tiny deterministic PRNG returning floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../rng.js';
 
 /**
  * Synthetic signal: score ~ U(0, 1) is reported as the "probability", but the true win probability
  * is sigmoid(2·score − 1) — too confident at both ends.
  */
 function synthetic(n: number, seed: number): { scores: number[]; outcomes: boolean[] } {
-  const rnd = mulberry32(seed);
+  const rnd = mulberry32(seed).next;
   const scores: number[] = [];
   const outcomes: boolean[] = [];
   for (let i = 0; i < n; i++) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { calibrationBins, expectedCalibrationError } from './calibration.js';
 import { SignalTracker, type TrackerParams } from './tracker.js';
+import { mulberry32 } from '../rng.js';
 
 const H = 3_600_000;
 const params: TrackerParams = {
@@ -15,24 +16,12 @@ const params: TrackerParams = {
   conservativeMargin: 0.02,
 };
 
-/** A seeded generator (mulberry32), so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Feeds `n` up calls whose true win probability is `truth(raw)`; an outcome is a move of ±2% after the horizon.
  * Returns (calibrated probability at signal time, outcome) pairs for the calls made after the first fit.
  */
 function feed(tracker: SignalTracker, n: number, truth: (raw: number) => number, seed: number, t0 = 0) {
-  const random = rng(seed);
+  const random = mulberry32(seed).next;
   const given: Array<{ p: number; raw: number; win: boolean }> = [];
   const pending: Array<{ p: number | null; raw: number; win: boolean }> = [];
   for (let i = 0; i < n; i++) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { forward } from '../../engine/ensemble/model.js';
 import { binaryCrossEntropy, predictProba, standardization, STD_FLOOR, trainMlp, type TrainSet } from './mlp-trainer.js';
-import { mulberry32 } from './rng.js';
+import { mulberry32 } from '../../engine/rng.js';
 
 const KEYS = ['rsi14', 'adx14', 'cci20', 'ret_1', 'ret_2', 'bb20_width'];
 

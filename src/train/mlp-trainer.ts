@@ -12,7 +12,7 @@
  * Everything runs in float64 in a fixed order, so the same data, options and seed give bit-identical weights.
  */
 import type { Activation, DenseLayer, MlpModel } from '../../engine/ensemble/model.js';
-import { mulberry32, shuffleInPlace } from './rng.js';
+import { mulberry32, shuffleInPlace } from '../../engine/rng.js';
 
 export const STD_FLOOR = 1e-6;
 

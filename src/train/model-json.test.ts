@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { forward, type MlpModel } from '../../engine/ensemble/model.js';
 import { modelFromJson, modelToJson } from './model-json.js';
-import { mulberry32 } from './rng.js';
+import { mulberry32 } from '../../engine/rng.js';
 
 function randomModel(): MlpModel {
   const rng = mulberry32(11);

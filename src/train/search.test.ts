@@ -4,7 +4,7 @@ import { FEATURE_KEYS } from '../../engine/ensemble/features.js';
 import type { Bar } from '../../engine/types.js';
 import { openDatabase } from '../store/database.js';
 import { modelFromJson } from './model-json.js';
-import { mulberry32 } from './rng.js';
+import { mulberry32 } from '../../engine/rng.js';
 import { DEFAULT_SEARCH, DEFAULT_SPACE, runSearch, sampleParams, trialFeatureKeys, type SearchConfig, type TrialParams } from './search.js';
 
 const T0 = Date.UTC(2021, 0, 1);

@@ -22,7 +22,7 @@ import type { MlpModel } from '../../engine/ensemble/model.js';
 import { predictProba, trainMlp } from './mlp-trainer.js';
 import { policyMetrics, probabilityMetrics } from './metrics.js';
 import { modelToJson } from './model-json.js';
-import { deriveSeed, mulberry32, type Rng } from './rng.js';
+import { deriveSeed, mulberry32, type Rng } from '../../engine/rng.js';
 
 export interface TrialParams {
   /** number of lagged hourly returns the model uses (ret_1 … ret_lookback) */

@@ -30,6 +30,7 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { encode as msgpackEncode, decode as msgpackDecode } from '@msgpack/msgpack';
+import { mulberry32 } from '../../engine/rng.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Public types
@@ -351,17 +352,6 @@ function toMs(t: string | Date | number): number {
   return ms;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function headerValue(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
@@ -435,7 +425,7 @@ export class FakeAlpaca {
       dataConnectionLimit: options.dataConnectionLimit ?? true,
       tradingStreamBinary: options.tradingStreamBinary ?? true,
     };
-    this.rng = mulberry32(this.opts.seed);
+    this.rng = mulberry32(this.opts.seed).next;
     this.cashBalance = this.opts.cash;
     this.lastEquity = this.opts.cash;
     for (const [sym, spec] of Object.entries(DEFAULT_ASSETS)) this.assets.set(sym, { ...spec, id: randomUUID() });
@@ -702,7 +692,7 @@ export class FakeAlpaca {
     this.duplicateFills = 0;
     this.duplicateFillsForever = false;
     this.rejectNext = [];
-    this.rng = mulberry32(this.opts.seed);
+    this.rng = mulberry32(this.opts.seed).next;
   }
 
   // --- assertion helpers ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-/** A small seeded RNG (mulberry32) for the trainer: same seed → same stream on every platform. */
+/** A small seeded RNG (mulberry32): same seed → same stream on every platform. The trainer, tests and fakes share it. */
 
 export interface Rng {
   /** uniform in [0, 1) */
